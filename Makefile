@@ -1,0 +1,40 @@
+# Two commands for a fresh machine with Python 3.11:  make demo   and   make test
+# Both create .venv, install torch 2.13.0 first (the CPU build where the machine provides one),
+# then refaug with its extras.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.refaug-installed
+
+.PHONY: demo test test-fast test-vllm lint bench clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/refaug demo
+
+# The whole suite: the default environment, then the vLLM environment (marker `vllm`).
+test: test-fast test-vllm
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not vllm" -p no:cacheprovider
+
+test-vllm:
+	bash .ci/vllm-env.sh
+	.venv-vllm/bin/python -m pytest -q -m vllm -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check refaug tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/rewrite.py
+	$(BIN)/python benchmarks/mining.py
+
+clean:
+	rm -rf $(VENV) .venv-vllm refaug-demo build *.egg-info
