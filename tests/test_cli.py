@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from refaug.cli import main
+from refaug.records import ROW_FEATURES
+from tests import refer_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "load"):
+        assert command in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "refaug"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in result.stdout
+
+
+def test_demo_writes_a_dataset_with_the_canonical_features(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--images", "4", "--examples", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "stage" in printed and "referent_id" in printed
+    dd = load_from_disk(str(out))
+    assert dd["train"].features == ROW_FEATURES
+    assert len(dd["train"]) >= 8
+
+
+def test_load_prints_counts_of_a_refer_folder(tmp_path, capsys):
+    refer_files.write_refer(tmp_path, "refcocog", "umd")
+    assert main(["load", str(tmp_path), "--dataset", "refcocog", "--split-by", "umd"]) == 0
+    out = capsys.readouterr().out
+    assert "per split" in out and "per category" in out and "per expression length" in out
+    assert "person" in out
+
+
+def test_load_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    assert main(["load", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "refs(unc).p" in err and "Fix:" in err
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_prompt_templates(tmp_path):
+    """A plain `pip install .` must find the templates, not only a source checkout."""
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to copy the tree")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("refaug-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    templates = sorted(p.name for p in (ROOT / "prompts").glob("*.jinja"))
+    assert templates, "prompts/ has no templates"
+    for name in templates:
+        assert f"refaug/_prompts/{name}" in names
