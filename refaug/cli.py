@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
 # Modules that add their own subcommands through ``register_cli(subparsers)``.
@@ -36,7 +37,7 @@ def _is_saved_dataset(path: Path) -> bool:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from datasets import Dataset, DatasetDict, load_from_disk
+    from datasets import DatasetDict, load_from_disk
 
     path = Path(args.path)
     if _is_saved_dataset(path):
@@ -71,6 +72,63 @@ def _print_counts(splits: dict) -> None:
     print(format_table([(k, lengths.get(k, 0)) for k in order], ["words", "expressions"], title="per expression length"))
 
 
+def _open_results(path: Path):
+    """A saved dataset folder, or a run/publish folder holding one in ``dataset/``."""
+    from datasets import load_from_disk
+
+    for candidate in (path, path / "dataset", path / "publish" / "dataset"):
+        if _is_saved_dataset(candidate):
+            return load_from_disk(str(candidate))
+    raise FileNotFoundError(f"{path} holds no saved dataset (looked in ., dataset/, publish/dataset/)")
+
+
+def _export_refer(args: argparse.Namespace) -> int:
+    from refaug.publish import to_refer
+
+    out = to_refer(
+        _open_results(Path(args.run_dir)),
+        args.out_dir,
+        dataset_name=args.dataset,
+        split_by=args.split_by,
+        include=tuple(args.include),
+        refer_root=args.refer_root,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {out / args.dataset} (refs({args.split_by}).p, instances.json, hard_negatives({args.split_by}).json)")
+    return 0
+
+
+def _publish_push(args: argparse.Namespace) -> int:
+    from refaug.publish import push_to_hub
+
+    push_to_hub(args.folder, args.repo_id, private=not args.public, token=args.token)
+    print(f"pushed {args.folder} to {args.repo_id}")
+    return 0
+
+
+def _add_export(sub) -> None:
+    export = sub.add_parser("export", help="write results where other codebases read them")
+    formats = export.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    refer = formats.add_parser("refer", help="a refer-toolkit folder (refs(<split_by>).p + instances.json)")
+    refer.add_argument("run_dir", help="a run folder, a publish folder or a save_to_disk folder")
+    refer.add_argument("out_dir", help="the folder to write <dataset>/ into")
+    refer.add_argument("--dataset", default="refcoco", help="refer dataset name (default: refcoco)")
+    refer.add_argument("--split-by", default="unc", help="split scheme (default: unc)")
+    refer.add_argument("--refer-root", default=None, help="the original refer folder (copies instances.json with masks)")
+    refer.add_argument("--include", nargs="+", default=["views"], help="views, or some of appearance action spatial alternative")
+    refer.add_argument("--overwrite", action="store_true", help="replace files in a non-empty OUT_DIR")
+    refer.set_defaults(handler=_export_refer)
+
+    publish = sub.add_parser("publish", help="upload a published folder to the Hugging Face Hub")
+    actions = publish.add_subparsers(dest="action", metavar="ACTION", required=True)
+    push = actions.add_parser("push", help="push FOLDER (written by refaug run/publish) to REPO_ID")
+    push.add_argument("folder")
+    push.add_argument("repo_id")
+    push.add_argument("--public", action="store_true", help="make the repository public (default: private)")
+    push.add_argument("--token", default=None, help="a Hub token (default: HF_TOKEN or the cached login)")
+    push.set_defaults(handler=_publish_push)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refaug",
@@ -94,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--on-error", default="raise", choices=("raise", "skip"))
     load.set_defaults(handler=_load)
 
+    _add_export(sub)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register_cli(sub)
     return parser
@@ -109,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, RefaugError) as error:
         print(f"refaug {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -32,6 +32,8 @@ CandidateKind = Literal[
 CANDIDATE_KINDS: tuple[str, ...] = get_args(CandidateKind)
 
 PERSPECTIVES: tuple[str, ...] = ("appearance", "action", "spatial")
+VIEW_FIELDS: tuple[str, ...] = (*PERSPECTIVES, "alternative")
+"""The text fields of :class:`Views`, in cluster order."""
 
 
 def _image_to_row(image: str | bytes | None) -> dict[str, Any] | None:

@@ -71,3 +71,25 @@ def test_wheel_ships_the_prompt_templates(tmp_path):
     assert templates, "prompts/ has no templates"
     for name in templates:
         assert f"refaug/_prompts/{name}" in names
+
+
+def test_export_refer_from_a_demo_folder(tmp_path, capsys):
+    demo = tmp_path / "demo"
+    assert main(["demo", "--out", str(demo), "--images", "3"]) == 0
+    out = tmp_path / "refer"
+    assert main(["export", "refer", str(demo), str(out)]) == 0
+    assert (out / "refcoco" / "refs(unc).p").is_file()
+    assert main(["export", "refer", str(demo), str(out)]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["export", "refer", str(demo), str(out), "--overwrite"]) == 0
+
+
+def test_publish_push_failure_is_reported(tmp_path, monkeypatch, capsys):
+    from refaug.publish import publish
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    demo = tmp_path / "demo"
+    main(["demo", "--out", str(demo), "--images", "2"])
+    folder = publish(load_from_disk(str(demo)), tmp_path / "pub")
+    assert main(["publish", "push", str(folder), "me/x"]) == 2
+    assert "intact" in capsys.readouterr().err

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from datasets import Dataset, DatasetDict, Features, Image, Value
 
 from refaug.errors import DataError, check_choice
-from refaug.records import REFERENT_FEATURES
+from refaug.records import REFERENT_FEATURES, VIEW_FIELDS, VIEWS_FEATURE
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +141,19 @@ def _read_coco(path: Path) -> _Coco:
     return _Coco(path, images, annotations, categories)
 
 
+def _views(ref: dict[str, Any]) -> dict[str, Any] | None:
+    """The views a refaug export appended as sentences with a ``view`` field, or None."""
+    found = {s["view"]: s for s in ref["sentences"] if isinstance(s, dict) and s.get("view")}
+    if not found:
+        return None
+    source = next(iter(found.values())).get("view_source") or {"backend": "unknown"}
+    views = {name: found[name]["raw"] if name in found else None for name in VIEW_FIELDS}
+    return {**views, "source": {k: source.get(k) for k in VIEWS_FEATURE["source"]}}
+
+
 def _expressions(ref: dict[str, Any], where: dict[str, Any]) -> list[str]:
-    sentences = ref["sentences"]
+    sentences = [s for s in ref["sentences"] if not (isinstance(s, dict) and s.get("view"))] if isinstance(
+        ref["sentences"], list) else ref["sentences"]
     if not isinstance(sentences, list) or not sentences:
         raise DataError("the ref has no sentences", **where, fix="drop the ref or add its sentences")
     texts = []
@@ -236,6 +247,7 @@ def _ref_row(
         "image": _image_field(coco, image_id, images, where),
         "expressions": _expressions(ref, where),
         "split": str(ref["split"]),
+        "views": _views(ref),
     }
 
 
@@ -294,6 +306,8 @@ def load_refer(
 
     Returns:
         A ``DatasetDict`` in the canonical schema (:data:`refaug.records.REFERENT_FEATURES`).
+        A folder written by :func:`refaug.publish.to_refer` loads with its original
+        expressions in ``expressions`` and the appended views back in a ``views`` column.
         For gRefCOCO, no-target expressions (refs with ``ann_id == [-1]``) are kept apart in
         splits named ``<split>_no_target`` (columns ``ref_id, image_id, expression, image, split``):
         they are ready-made negatives for their image. Multi-target refs become one row whose
@@ -326,7 +340,13 @@ def load_refer(
         )
     if not by_split and not no_target:
         raise DataError("no usable refs", file=str(path), fix="check the file, or the reasons logged above")
-    splits = {name: Dataset.from_list(rows, features=REFERENT_FEATURES) for name, rows in sorted(by_split.items())}
+    has_views = any(row["views"] for rows in by_split.values() for row in rows)
+    features = Features({**REFERENT_FEATURES, "views": VIEWS_FEATURE}) if has_views else REFERENT_FEATURES
+    if not has_views:
+        for rows in by_split.values():
+            for row in rows:
+                del row["views"]
+    splits = {name: Dataset.from_list(rows, features=features) for name, rows in sorted(by_split.items())}
     for name, rows in sorted(no_target.items()):
         splits[f"{name}_no_target"] = Dataset.from_list(rows, features=NO_TARGET_FEATURES)
     logger.info("%s: loaded %s", path, ", ".join(f"{k}={len(v)}" for k, v in splits.items()))

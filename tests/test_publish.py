@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import yaml
+from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import Features as DFeatures
+
+from refaug.data.refer import load_refer
+from refaug.publish import PublishError, PublishInfo, dataset_card, publish, push_to_hub, to_refer
+from refaug.records import REFERENT_FEATURES, ROW_FEATURES, VIEWS_FEATURE
+from tests import refer_files
+
+SOURCE = {"backend": "rules", "model": None, "template": "multiview.v1", "template_version": "v1", "template_hash": "h"}
+
+
+def _views(i: int) -> dict | None:
+    if i % 3 == 2:
+        return None  # a failed generation: the ref keeps only its originals
+    return {"appearance": f"person in coat {i}", "action": None if i % 2 else f"holding cup {i}",
+            "spatial": f"on the left {i}", "alternative": f"wearing a hat {i}" if i % 2 else None, "source": SOURCE}
+
+
+def _negatives(i: int) -> list[dict]:
+    return [
+        {"text": f"neg {i} {k}", "kind": "same_image", "detail": "", "origin": "o", "similarity": 0.5 - k / 10,
+         "score": 0.9 - k / 10, "reason": "sim < thr"}
+        for k in range(i % 3)
+    ]
+
+
+def _with_results(dd: DatasetDict) -> DatasetDict:
+    out = {}
+    counter = 0
+    for name, ds in dd.items():
+        views, negatives = [], []
+        for _ in range(len(ds)):
+            views.append(_views(counter))
+            negatives.append(_negatives(counter))
+            counter += 1
+        ds = ds.add_column("views", views, feature=VIEWS_FEATURE)
+        ds = ds.add_column("hard_negatives", negatives).cast(ROW_FEATURES)
+        out[name] = ds
+    return DatasetDict(out)
+
+
+@pytest.mark.parametrize(("dataset", "split_by"), [("refcoco", "unc"), ("refcocog", "umd")])
+def test_refer_round_trip_keeps_originals_and_adds_views(tmp_path, dataset, split_by):
+    source = refer_files.write_refer(tmp_path / "src", dataset, split_by)
+    original = load_refer(source, dataset, split_by)
+    published = _with_results(original)
+    out = to_refer(published, tmp_path / "out", dataset_name=dataset, split_by=split_by, refer_root=source)
+    back = load_refer(out, dataset, split_by)
+    assert list(back) == list(original)
+    for name in original:
+        want, got = original[name], back[name]
+        assert got.select_columns(list(REFERENT_FEATURES)).to_list() == want.to_list()
+        assert got["views"] == published[name]["views"]
+    # The refs keep their original sentences, ids and order; views come after, with new ids.
+    before = refer_files.refs(split_by)
+    with (out / dataset / f"refs({split_by}).p").open("rb") as handle:
+        after = pickle.load(handle)
+    assert [r["ref_id"] for r in after] == [r["ref_id"] for r in before]
+    all_ids = [s["sent_id"] for r in after for s in r["sentences"]]
+    assert len(all_ids) == len(set(all_ids))
+    for old, new in zip(before, after):
+        n = len(old["sentences"])
+        assert new["sentences"][:n] == old["sentences"]
+        assert all("view" not in s for s in new["sentences"][:n])
+        assert new["sent_ids"] == [s["sent_id"] for s in new["sentences"]]
+        for extra in new["sentences"][n:]:
+            assert extra["view"] in ("appearance", "action", "spatial", "alternative")
+            assert extra["tokens"] == extra["sent"].split() and extra["sent"] == extra["raw"].lower()
+    assert json.loads((out / dataset / "instances.json").read_text()) == refer_files.instances()
+
+
+def test_sidecar_negatives_in_rank_order(tmp_path):
+    source = refer_files.write_refer(tmp_path / "src")
+    published = _with_results(load_refer(source))
+    out = to_refer(published, tmp_path / "out", refer_root=source)
+    sidecar = json.loads((out / "refcoco" / "hard_negatives(unc).json").read_text())
+    rows = {r["ref_id"]: r for ds in published.values() for r in ds}
+    for ref_id, negatives in sidecar.items():
+        assert [n["text"] for n in negatives] == [n["text"] for n in rows[int(ref_id)]["hard_negatives"]]
+        assert set(negatives[0]) == {"text", "kind", "detail", "similarity", "score"}
+    assert set(map(int, sidecar)) == {k for k, r in rows.items() if r["hard_negatives"]}
+
+
+def test_export_without_original_files_builds_them_from_rows(tmp_path, synthetic_small):
+    published = _with_results(DatasetDict({"train": synthetic_small}))
+    out = to_refer(published, tmp_path / "out", dataset_name="refcoco", split_by="unc")
+    back = load_refer(out)
+    assert back["train"]["expressions"] == synthetic_small["expressions"]
+    assert back["train"]["views"] == published["train"]["views"]
+
+
+def test_include_a_subset_of_views(tmp_path):
+    source = refer_files.write_refer(tmp_path / "src")
+    published = _with_results(load_refer(source))
+    out = to_refer(published, tmp_path / "out", refer_root=source, include=("spatial",))
+    with (out / "refcoco" / "refs(unc).p").open("rb") as handle:
+        views = {s["view"] for r in pickle.load(handle) for s in r["sentences"] if "view" in s}
+    assert views == {"spatial"}
+    with pytest.raises(ValueError, match="include='colour' is not valid"):
+        to_refer(published, tmp_path / "other", include=("colour",))
+
+
+def test_refuses_to_overwrite_and_writes_atomically(tmp_path, monkeypatch):
+    source = refer_files.write_refer(tmp_path / "src")
+    published = _with_results(load_refer(source))
+    out = to_refer(published, tmp_path / "out", refer_root=source)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        to_refer(published, out, refer_root=source)
+    refs_file = out / "refcoco" / "refs(unc).p"
+    before = refs_file.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", crash)  # dies mid-write of the pickle
+    with pytest.raises(KeyboardInterrupt):
+        to_refer(published, out, refer_root=source, overwrite=True, include=("spatial",))
+    assert refs_file.read_bytes() == before
+    assert not [p for p in (out / "refcoco").iterdir() if p.name.startswith(".")]
+
+
+def test_publish_writes_dataset_parquet_and_card(tmp_path):
+    published = _with_results(load_refer(refer_files.write_refer(tmp_path / "src")))
+    info = PublishInfo(source="refcoco (unc)", backends=("rules",), models=("all-MiniLM-L6-v2",),
+                       templates=("multiview.v1@h",), thresholds={"centroid": 0.7})
+    out = publish(published, tmp_path / "pub", info=info)
+    back = load_from_disk(str(out / "dataset"))
+    assert back["train"].features == ROW_FEATURES
+    assert Dataset.from_parquet(str(out / "data" / "val.parquet")).num_rows == len(published["val"])
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["source_datasets"] == ["refcoco (unc)"]
+    assert {f["split"] for f in meta["configs"][0]["data_files"]} == set(published)
+    assert "centroid = 0.7" in card and "| same_image |" in card and "rules" in card
+
+
+def test_card_counts_kinds():
+    ds = Dataset.from_list(
+        [{"views": None, "hard_negatives": [{"kind": "negation"}, {"kind": "negation"}, {"kind": "attribute"}]}],
+        features=DFeatures({"views": VIEWS_FEATURE, "hard_negatives": ROW_FEATURES["hard_negatives"]}),
+    )
+    card = dataset_card(DatasetDict({"train": ds}), PublishInfo())
+    assert "| negation | 2 |" in card and "| attribute | 1 |" in card
+
+
+def test_failed_upload_says_why_and_keeps_the_local_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    published = _with_results(load_refer(refer_files.write_refer(tmp_path / "src")))
+    out = publish(published, tmp_path / "pub")
+    files = sorted(p.relative_to(out) for p in out.rglob("*"))
+    with pytest.raises(PublishError) as info:
+        push_to_hub(out, "someone/refaug-test", private=True, token="hf_fake")
+    message = str(info.value)
+    assert "someone/refaug-test" in message and "local copy" in message and "intact" in message
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == files
+    assert load_from_disk(str(out / "dataset"))["train"].num_rows == published["train"].num_rows
