@@ -20,9 +20,23 @@ CATEGORIES = [
 # (image_id, ann_id, category_id, bbox, sentences, split)
 REFS: list[tuple[int, int, int, list[float], list[str], str]] = [
     (100, 1000, 1, [10.0, 20.0, 100.0, 200.0], ["left lady", "woman in red on the left"], "train"),
-    (100, 1001, 1, [300.0, 20.0, 100.0, 200.0], ["right lady", "lady holding an umbrella"], "train"),
+    (
+        100,
+        1001,
+        1,
+        [300.0, 20.0, 100.0, 200.0],
+        ["right lady", "lady holding an umbrella"],
+        "train",
+    ),
     (100, 1002, 18, [200.0, 300.0, 80.0, 60.0], ["dog in the middle"], "train"),
-    (101, 1010, 3, [0.0, 0.0, 320.0, 240.0], ["white car on left", "car parked beside the red car"], "val"),
+    (
+        101,
+        1010,
+        3,
+        [0.0, 0.0, 320.0, 240.0],
+        ["white car on left", "car parked beside the red car"],
+        "val",
+    ),
     (101, 1011, 3, [320.0, 10.0, 300.0, 230.0], ["red car"], "val"),
     (102, 1020, 1, [50.0, 50.0, 60.0, 150.0], ["man on left holding bat", "batter"], "testA"),
     (102, 1021, 1, [400.0, 60.0, 80.0, 160.0], ["2nd from right", "catcher"], "testB"),
@@ -35,14 +49,30 @@ def sentence(text: str, sent_id: int) -> dict[str, Any]:
 
 def instances(extra_images: list[dict] | None = None) -> dict[str, Any]:
     images = [
-        {"id": image_id, "file_name": f"COCO_train2014_{image_id:012d}.jpg", "width": 640, "height": 480}
+        {
+            "id": image_id,
+            "file_name": f"COCO_train2014_{image_id:012d}.jpg",
+            "width": 640,
+            "height": 480,
+        }
         for image_id in sorted({r[0] for r in REFS})
     ]
     annotations = [
-        {"id": ann_id, "image_id": image_id, "category_id": cat, "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0}
+        {
+            "id": ann_id,
+            "image_id": image_id,
+            "category_id": cat,
+            "bbox": bbox,
+            "area": bbox[2] * bbox[3],
+            "iscrowd": 0,
+        }
         for image_id, ann_id, cat, bbox, _, _ in REFS
     ]
-    return {"images": images + (extra_images or []), "annotations": annotations, "categories": CATEGORIES}
+    return {
+        "images": images + (extra_images or []),
+        "annotations": annotations,
+        "categories": CATEGORIES,
+    }
 
 
 def refs(split_by: str = "unc") -> list[dict[str, Any]]:
@@ -69,7 +99,11 @@ def refs(split_by: str = "unc") -> list[dict[str, Any]]:
 
 
 def write_refer(
-    root: Path, dataset: str = "refcoco", split_by: str = "unc", *, ref_list: list | None = None,
+    root: Path,
+    dataset: str = "refcoco",
+    split_by: str = "unc",
+    *,
+    ref_list: list | None = None,
     coco: dict | None = None,
 ) -> Path:
     """Write ROOT/<dataset>/instances.json and refs(<split_by>).p; return ROOT."""
@@ -89,13 +123,30 @@ def write_grefcoco(root: Path) -> Path:
         ref["category_id"] = [ref["category_id"]]
         ref["no_target"] = False
     grefs.append(
-        {"ref_id": 90, "ann_id": [1000, 1001], "category_id": [1, 1], "image_id": 100, "split": "train",
-         "sent_ids": [900], "sentences": [sentence("two ladies", 900)], "file_name": "x.jpg", "no_target": False}
+        {
+            "ref_id": 90,
+            "ann_id": [1000, 1001],
+            "category_id": [1, 1],
+            "image_id": 100,
+            "split": "train",
+            "sent_ids": [900],
+            "sentences": [sentence("two ladies", 900)],
+            "file_name": "x.jpg",
+            "no_target": False,
+        }
     )
     grefs.append(
-        {"ref_id": 91, "ann_id": [-1], "category_id": [-1], "image_id": 100, "split": "train",
-         "sent_ids": [901, 902], "sentences": [sentence("the cat on the sofa", 901), sentence("man with a kite", 902)],
-         "file_name": "x.jpg", "no_target": True}
+        {
+            "ref_id": 91,
+            "ann_id": [-1],
+            "category_id": [-1],
+            "image_id": 100,
+            "split": "train",
+            "sent_ids": [901, 902],
+            "sentences": [sentence("the cat on the sofa", 901), sentence("man with a kite", 902)],
+            "file_name": "x.jpg",
+            "no_target": True,
+        }
     )
     folder = root / "grefcoco"
     folder.mkdir(parents=True, exist_ok=True)

@@ -37,11 +37,22 @@ def _lmms_layout() -> Dataset:
         }
     )
     rows = [
-        {"question_id": "1234", "image": {"bytes": _png("red"), "path": None}, "question": "q",
-         "answer": ["guy in red", "man on left"], "bbox": [1.0, 2.0, 3.0, 4.0],
-         "file_name": "COCO_train2014_000000581857.jpg"},
-        {"question_id": "abc", "image": {"bytes": _png("blue"), "path": None}, "question": "q",
-         "answer": ["blue thing"], "bbox": [5.0, 6.0, 7.0, 8.0], "file_name": "other.jpg"},
+        {
+            "question_id": "1234",
+            "image": {"bytes": _png("red"), "path": None},
+            "question": "q",
+            "answer": ["guy in red", "man on left"],
+            "bbox": [1.0, 2.0, 3.0, 4.0],
+            "file_name": "COCO_train2014_000000581857.jpg",
+        },
+        {
+            "question_id": "abc",
+            "image": {"bytes": _png("blue"), "path": None},
+            "question": "q",
+            "answer": ["blue thing"],
+            "bbox": [5.0, 6.0, 7.0, 8.0],
+            "file_name": "other.jpg",
+        },
     ]
     return Dataset.from_list(rows, features=features, split="val")
 

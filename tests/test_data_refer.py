@@ -81,10 +81,19 @@ def _bad_refs(mutate):
 
 
 BAD_REFS = {
-    "ann_id not in instances": (lambda refs: refs[2].update(ann_id=424242), "ann_id 424242 is not in instances.json"),
+    "ann_id not in instances": (
+        lambda refs: refs[2].update(ann_id=424242),
+        "ann_id 424242 is not in instances.json",
+    ),
     "bbox outside its image": (None, "lies outside its image"),
-    "empty expression": (lambda refs: refs[1]["sentences"][0].update(sent="  ", raw=""), "sentence 0 is empty"),
-    "non-string expression": (lambda refs: refs[1]["sentences"][1].update(sent=17, raw=17), "not a string"),
+    "empty expression": (
+        lambda refs: refs[1]["sentences"][0].update(sent="  ", raw=""),
+        "sentence 0 is empty",
+    ),
+    "non-string expression": (
+        lambda refs: refs[1]["sentences"][1].update(sent=17, raw=17),
+        "not a string",
+    ),
     "ref missing fields": (lambda refs: refs[3].pop("sentences"), "missing sentences"),
     "unknown image": (lambda refs: refs[4].update(image_id=999), "image_id 999 is not in"),
 }
@@ -180,7 +189,10 @@ def test_missing_image_file(tmp_path):
     ("kwargs", "message"),
     [
         ({"dataset": "refcocoo"}, "dataset='refcocoo' is not valid; choose one of .*'refcoco'"),
-        ({"dataset": "refcocog", "split_by": "unc"}, "split_by='unc' is not valid; choose one of 'google', 'umd'"),
+        (
+            {"dataset": "refcocog", "split_by": "unc"},
+            "split_by='unc' is not valid; choose one of 'google', 'umd'",
+        ),
         ({"on_error": "ignore"}, "on_error='ignore' is not valid"),
     ],
 )

@@ -14,20 +14,38 @@ from refaug.publish import PublishError, PublishInfo, dataset_card, publish, pus
 from refaug.records import REFERENT_FEATURES, ROW_FEATURES, VIEWS_FEATURE
 from tests import refer_files
 
-SOURCE = {"backend": "rules", "model": None, "template": "multiview.v1", "template_version": "v1", "template_hash": "h"}
+SOURCE = {
+    "backend": "rules",
+    "model": None,
+    "template": "multiview.v1",
+    "template_version": "v1",
+    "template_hash": "h",
+}
 
 
 def _views(i: int) -> dict | None:
     if i % 3 == 2:
         return None  # a failed generation: the ref keeps only its originals
-    return {"appearance": f"person in coat {i}", "action": None if i % 2 else f"holding cup {i}",
-            "spatial": f"on the left {i}", "alternative": f"wearing a hat {i}" if i % 2 else None, "source": SOURCE}
+    return {
+        "appearance": f"person in coat {i}",
+        "action": None if i % 2 else f"holding cup {i}",
+        "spatial": f"on the left {i}",
+        "alternative": f"wearing a hat {i}" if i % 2 else None,
+        "source": SOURCE,
+    }
 
 
 def _negatives(i: int) -> list[dict]:
     return [
-        {"text": f"neg {i} {k}", "kind": "same_image", "detail": "", "origin": "o", "similarity": 0.5 - k / 10,
-         "score": 0.9 - k / 10, "reason": "sim < thr"}
+        {
+            "text": f"neg {i} {k}",
+            "kind": "same_image",
+            "detail": "",
+            "origin": "o",
+            "similarity": 0.5 - k / 10,
+            "score": 0.9 - k / 10,
+            "reason": "sim < thr",
+        }
         for k in range(i % 3)
     ]
 
@@ -52,7 +70,9 @@ def test_refer_round_trip_keeps_originals_and_adds_views(tmp_path, dataset, spli
     source = refer_files.write_refer(tmp_path / "src", dataset, split_by)
     original = load_refer(source, dataset, split_by)
     published = _with_results(original)
-    out = to_refer(published, tmp_path / "out", dataset_name=dataset, split_by=split_by, refer_root=source)
+    out = to_refer(
+        published, tmp_path / "out", dataset_name=dataset, split_by=split_by, refer_root=source
+    )
     back = load_refer(out, dataset, split_by)
     assert list(back) == list(original)
     for name in original:
@@ -73,7 +93,9 @@ def test_refer_round_trip_keeps_originals_and_adds_views(tmp_path, dataset, spli
         assert new["sent_ids"] == [s["sent_id"] for s in new["sentences"]]
         for extra in new["sentences"][n:]:
             assert extra["view"] in ("appearance", "action", "spatial", "alternative")
-            assert extra["tokens"] == extra["sent"].split() and extra["sent"] == extra["raw"].lower()
+            assert (
+                extra["tokens"] == extra["sent"].split() and extra["sent"] == extra["raw"].lower()
+            )
     assert json.loads((out / dataset / "instances.json").read_text()) == refer_files.instances()
 
 
@@ -84,7 +106,9 @@ def test_sidecar_negatives_in_rank_order(tmp_path):
     sidecar = json.loads((out / "refcoco" / "hard_negatives(unc).json").read_text())
     rows = {r["ref_id"]: r for ds in published.values() for r in ds}
     for ref_id, negatives in sidecar.items():
-        assert [n["text"] for n in negatives] == [n["text"] for n in rows[int(ref_id)]["hard_negatives"]]
+        assert [n["text"] for n in negatives] == [
+            n["text"] for n in rows[int(ref_id)]["hard_negatives"]
+        ]
         assert set(negatives[0]) == {"text", "kind", "detail", "similarity", "score"}
     assert set(map(int, sidecar)) == {k for k, r in rows.items() if r["hard_negatives"]}
 
@@ -129,8 +153,13 @@ def test_refuses_to_overwrite_and_writes_atomically(tmp_path, monkeypatch):
 
 def test_publish_writes_dataset_parquet_and_card(tmp_path):
     published = _with_results(load_refer(refer_files.write_refer(tmp_path / "src")))
-    info = PublishInfo(source="refcoco (unc)", backends=("rules",), models=("all-MiniLM-L6-v2",),
-                       templates=("multiview.v1@h",), thresholds={"centroid": 0.7})
+    info = PublishInfo(
+        source="refcoco (unc)",
+        backends=("rules",),
+        models=("all-MiniLM-L6-v2",),
+        templates=("multiview.v1@h",),
+        thresholds={"centroid": 0.7},
+    )
     out = publish(published, tmp_path / "pub", info=info)
     back = load_from_disk(str(out / "dataset"))
     assert back["train"].features == ROW_FEATURES
@@ -144,8 +173,19 @@ def test_publish_writes_dataset_parquet_and_card(tmp_path):
 
 def test_card_counts_kinds():
     ds = Dataset.from_list(
-        [{"views": None, "hard_negatives": [{"kind": "negation"}, {"kind": "negation"}, {"kind": "attribute"}]}],
-        features=DFeatures({"views": VIEWS_FEATURE, "hard_negatives": ROW_FEATURES["hard_negatives"]}),
+        [
+            {
+                "views": None,
+                "hard_negatives": [
+                    {"kind": "negation"},
+                    {"kind": "negation"},
+                    {"kind": "attribute"},
+                ],
+            }
+        ],
+        features=DFeatures(
+            {"views": VIEWS_FEATURE, "hard_negatives": ROW_FEATURES["hard_negatives"]}
+        ),
     )
     card = dataset_card(DatasetDict({"train": ds}), PublishInfo())
     assert "| negation | 2 |" in card and "| attribute | 1 |" in card

@@ -16,9 +16,16 @@ from refaug.records import (
 
 def _referent(**overrides):
     values = dict(
-        referent_id="refcoco-unc-7", image_id=9, ann_id=3, ref_id=7, category="person",
-        supercategory="person", bbox=(1.5, 2.0, 30.0, 40.25), image="/data/coco/x.jpg",
-        expressions=("left lady", "woman in red"), split="train",
+        referent_id="refcoco-unc-7",
+        image_id=9,
+        ann_id=3,
+        ref_id=7,
+        category="person",
+        supercategory="person",
+        bbox=(1.5, 2.0, 30.0, 40.25),
+        image="/data/coco/x.jpg",
+        expressions=("left lady", "woman in red"),
+        split="train",
     )
     values.update(overrides)
     return Referent(**values)
@@ -40,8 +47,12 @@ def _referent(**overrides):
                 source=ViewSource("rules", None, "multiview.v1", "v1", "abc"),
             ),
             hard_negatives=(
-                HardNegative("right lady", "same_image", "", "refcoco-unc-8", 0.61, 0.61, "sim 0.61 < 0.70"),
-                HardNegative("left man", "attribute", "noun: lady -> man", "left lady", 0.5, 0.4, "r"),
+                HardNegative(
+                    "right lady", "same_image", "", "refcoco-unc-8", 0.61, 0.61, "sim 0.61 < 0.70"
+                ),
+                HardNegative(
+                    "left man", "attribute", "noun: lady -> man", "left lady", 0.5, 0.4, "r"
+                ),
             ),
         ),
     ],

@@ -1,0 +1,469 @@
+"""Cluster judgement: does a candidate expression lie inside or outside a referent's cluster?
+
+A referent's *cluster* is its set of expressions (views and, optionally, its originals).
+Three methods judge a candidate against it:
+
+- ``"centroid"``: cosine similarity to the normalised mean of the member embeddings;
+  the candidate is a negative below ``threshold``;
+- ``"radius"``: the same similarity against a per-cluster cut-off, the lowest
+  member-to-centroid similarity minus ``margin`` (a tight cluster is strict, a loose
+  one lenient);
+- ``"nearest"``: the largest similarity to any single member, negative below ``threshold``.
+
+:func:`calibrate_threshold` chooses the threshold from labelled pairs (same referent vs
+other objects) and reports the ROC AUC, the operating point and a plot.
+
+Example:
+    >>> clf = ClusterClassifier(method="centroid", threshold=0.7)
+    >>> clf.is_negative(["the red circle on the left", "big red circle"],
+    ...                 ["the blue square on the right"])  # doctest: +SKIP
+    array([ True])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from refaug.embed import Embedder
+from refaug.errors import check_choice
+
+logger = logging.getLogger(__name__)
+
+ClusterMethod = Literal["centroid", "radius", "nearest"]
+CLUSTER_METHODS: tuple[str, ...] = get_args(ClusterMethod)
+
+# Default thresholds per method: the maximum-F1 points of the calibration run
+# `refaug calibrate --synthetic 400 --method M` (all-MiniLM-L6-v2, synthetic scenes, seed 0),
+# recorded in benchmarks/results/calibration_synthetic.json: centroid 0.598 (AUC 0.783),
+# nearest 0.597 (AUC 0.744), rounded. Re-calibrate for another encoder or dataset.
+DEFAULT_THRESHOLDS: dict[str, float] = {"centroid": 0.60, "radius": 0.60, "nearest": 0.60}
+# Margin below the loosest member for "radius": the same run's maximum-F1 offset of
+# (similarity - loosest member), -0.222, rounded (AUC 0.834). "radius" uses the centroid
+# threshold above for single-member clusters, whose spread is unknown.
+DEFAULT_RADIUS_MARGIN = 0.22
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """L2-normalise the rows of ``matrix`` (zero rows stay zero)."""
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class ClusterClassifier:
+    """Judge candidates against a cluster of expressions.
+
+    Args:
+        method: ``"centroid"``, ``"radius"`` or ``"nearest"`` (see the module docstring).
+        threshold: the similarity below which a candidate is a negative; None takes the
+            calibrated default of the method. For ``"radius"`` it is the cut-off of a
+            single-member cluster, whose spread is unknown.
+        margin: for ``"radius"``, how far below the loosest member the cut-off lies.
+        embedder: the :class:`~refaug.embed.Embedder` used by the text-level methods;
+            None creates the default one on first use.
+
+    Example:
+        >>> clf = ClusterClassifier(method="nearest", threshold=0.8)
+        >>> clf
+        ClusterClassifier(method='nearest', threshold=0.8, margin=0.22)
+    """
+
+    def __init__(
+        self,
+        method: ClusterMethod = "centroid",
+        *,
+        threshold: float | None = None,
+        margin: float = DEFAULT_RADIUS_MARGIN,
+        embedder: Embedder | None = None,
+    ) -> None:
+        check_choice("method", method, CLUSTER_METHODS)
+        self.method = method
+        self.threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
+        self.margin = float(margin)
+        self._embedder = embedder
+
+    def __repr__(self) -> str:
+        return (
+            f"ClusterClassifier(method={self.method!r}, threshold={self.threshold}, "
+            f"margin={self.margin})"
+        )
+
+    def config(self) -> dict[str, Any]:
+        """The options that determine the judgements (what the fingerprint hashes)."""
+        embedder = self._embedder.config() if self._embedder is not None else None
+        return {"method": self.method, "threshold": self.threshold, "margin": self.margin,
+                "embedder": embedder}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder()
+        return self._embedder
+
+    @property
+    def centroid_based(self) -> bool:
+        """True when the similarity is the cosine to the centroid (search can prune by it)."""
+        return self.method in ("centroid", "radius")
+
+    # ----------------------------------------------------------- embeddings
+
+    def similarity_embeddings(self, members: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """The method's similarity of each candidate row to the cluster of ``members`` rows."""
+        if members.shape[0] == 0:
+            raise ValueError("the cluster has no members; pass at least one text")
+        if self.method == "nearest":
+            return (candidates @ members.T).max(axis=1)
+        centroid = normalize_rows(members.mean(axis=0, keepdims=True))[0]
+        return candidates @ centroid
+
+    def cutoff_embeddings(self, members: np.ndarray) -> float:
+        """The similarity at and above which a candidate counts as inside the cluster."""
+        if self.method != "radius":
+            return self.threshold
+        return self.radius_cutoffs(members_to_centroid_min(members), np.array([len(members)]))[0]
+
+    def radius_cutoffs(self, min_member_similarity: np.ndarray, n_members: np.ndarray) -> np.ndarray:
+        """Per-cluster cut-offs of ``"radius"`` from each cluster's loosest member."""
+        cutoffs = np.asarray(min_member_similarity, dtype=np.float32) - self.margin
+        return np.where(np.asarray(n_members) < 2, self.threshold, cutoffs).astype(np.float32)
+
+    def cutoffs(self, min_member_similarity: np.ndarray, n_members: np.ndarray) -> np.ndarray:
+        """Per-cluster cut-offs for many clusters at once (vectorised :meth:`cutoff_embeddings`)."""
+        if self.method == "radius":
+            return self.radius_cutoffs(min_member_similarity, n_members)
+        return np.full(len(n_members), self.threshold, dtype=np.float32)
+
+    # ----------------------------------------------------------------- texts
+
+    def similarity(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """The similarity of each candidate text to the cluster (float32, one per candidate).
+
+        Example:
+            >>> ClusterClassifier().similarity(["left lady"], ["left lady"]).round(3)  # doctest: +SKIP
+            array([1.], dtype=float32)
+        """
+        members, cands = self._embed(cluster_texts, candidates)
+        return self.similarity_embeddings(members, cands)
+
+    def is_negative(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """True for each candidate that lies outside the cluster (a negative)."""
+        members, cands = self._embed(cluster_texts, candidates)
+        return self.similarity_embeddings(members, cands) < self.cutoff_embeddings(members)
+
+    def _embed(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        cluster_texts, candidates = list(cluster_texts), list(candidates)
+        if not cluster_texts:
+            raise ValueError("cluster_texts is empty; pass at least one member text")
+        vectors = self.embedder.encode(cluster_texts + candidates)
+        return vectors[: len(cluster_texts)], vectors[len(cluster_texts) :]
+
+    def __call__(
+        self,
+        batch: dict[str, list],
+        *,
+        cluster_column: str = "expressions",
+        candidate_column: str = "distractors",
+    ) -> dict[str, list]:
+        """Judge a batch, for ``Dataset.map(classifier, batched=True)``.
+
+        ``candidate_column`` holds per row a list of strings or of candidate dicts (with a
+        ``text`` key). Adds ``candidate_similarity`` and ``candidate_is_negative`` lists.
+        """
+        clusters = [list(c or []) for c in batch[cluster_column]]
+        candidates = [[c["text"] if isinstance(c, dict) else c for c in row or []]
+                      for row in batch[candidate_column]]
+        flat = [t for c in clusters for t in c] + [t for row in candidates for t in row]
+        vectors = dict(zip(flat, self.embedder.encode(flat))) if flat else {}
+        sims, negs = [], []
+        for cluster, cands in zip(clusters, candidates):
+            if not cluster or not cands:
+                sims.append([])
+                negs.append([])
+                continue
+            members = np.stack([vectors[t] for t in cluster])
+            sim = self.similarity_embeddings(members, np.stack([vectors[t] for t in cands]))
+            sims.append(sim.astype(float).tolist())
+            negs.append((sim < self.cutoff_embeddings(members)).tolist())
+        return {"candidate_similarity": sims, "candidate_is_negative": negs}
+
+
+def members_to_centroid_min(members: np.ndarray) -> float:
+    """The lowest cosine of a member to its cluster's normalised centroid."""
+    centroid = normalize_rows(members.mean(axis=0, keepdims=True))[0]
+    return float((members @ centroid).min())
+
+
+# ------------------------------------------------------------------ calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The result of :func:`calibrate_threshold`.
+
+    Attributes:
+        method: the cluster method calibrated.
+        threshold: the chosen cut-off (for ``"radius"``: of ``sim - loosest member``, and
+            ``margin = -threshold``).
+        criterion: ``"f1"`` or ``"fnr"``.
+        auc: ROC AUC of same-referent vs other-object similarities (all negatives).
+        auc_same_image: ROC AUC against the other objects of the same image only.
+        auc_cross_image: ROC AUC against objects of other images only.
+        precision, recall, f1: of the "same referent" class at the threshold.
+        false_negative_rate: share of same-referent texts judged negative at the threshold.
+        false_positive_rate: share of other-object texts judged inside the cluster.
+        n_positive, n_same_image, n_cross_image: pair counts.
+        plot: the PNG path, when one was written.
+    """
+
+    method: str
+    threshold: float
+    criterion: str
+    auc: float
+    auc_same_image: float
+    auc_cross_image: float
+    precision: float
+    recall: float
+    f1: float
+    false_negative_rate: float
+    false_positive_rate: float
+    n_positive: int
+    n_same_image: int
+    n_cross_image: int
+    plot: str | None = None
+
+    def classifier(self, *, embedder: Embedder | None = None) -> ClusterClassifier:
+        """A :class:`ClusterClassifier` configured at this operating point."""
+        if self.method == "radius":
+            return ClusterClassifier("radius", margin=-self.threshold, embedder=embedder)
+        return ClusterClassifier(self.method, threshold=self.threshold, embedder=embedder)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC: the probability that a positive scores above a negative (ties count half).
+
+    Example:
+        >>> roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.85]))
+        0.75
+    """
+    positive, negative = np.asarray(positive, float), np.asarray(negative, float)
+    if len(positive) == 0 or len(negative) == 0:
+        return float("nan")
+    scores = np.concatenate([positive, negative])
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    average_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct value
+    ranks = average_rank[inverse]
+    u = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2.0
+    return float(u / (len(positive) * len(negative)))
+
+
+Criterion = Literal["f1", "fnr"]
+CRITERIA: tuple[str, ...] = get_args(Criterion)
+
+
+def choose_threshold(
+    positive: np.ndarray, negative: np.ndarray, *, criterion: Criterion = "f1",
+    target_fnr: float = 0.05,
+) -> float:
+    """The cut-off that maximises F1 of the positive class, or meets a false-negative rate.
+
+    A candidate is judged positive (inside) at ``score >= threshold``.
+
+    Example:
+        >>> choose_threshold(np.array([0.9, 0.8]), np.array([0.1, 0.2]))
+        0.8
+    """
+    check_choice("criterion", criterion, CRITERIA)
+    positive, negative = np.sort(np.asarray(positive, float)), np.sort(np.asarray(negative, float))
+    if len(positive) == 0:
+        raise ValueError("no positive pairs to calibrate on; the dataset needs referents with 2+ texts")
+    if criterion == "fnr":
+        # The largest threshold whose false-negative rate (positives below it) is <= target.
+        index = int(np.floor(target_fnr * len(positive)))
+        return float(positive[min(index, len(positive) - 1)])
+    candidates = np.unique(positive)
+    tp = len(positive) - np.searchsorted(positive, candidates, side="left")
+    fp = len(negative) - np.searchsorted(negative, candidates, side="left")
+    f1 = 2 * tp / np.maximum(2 * tp + fp + (len(positive) - tp), 1)
+    return float(candidates[int(np.argmax(f1))])
+
+
+def cluster_texts(row: dict[str, Any], *, include_expressions: bool = True) -> tuple[str, ...]:
+    """The member texts of a row's cluster: its views' cluster, plus (option) its expressions.
+
+    A row without views (or whose view generation failed, ``views=None``) falls back to its
+    original expressions. Duplicates are removed, order is kept.
+
+    Example:
+        >>> cluster_texts({"expressions": ["left lady"], "views": None})
+        ('left lady',)
+    """
+    views = row.get("views")
+    texts: list[str] = []
+    if views:
+        texts += [views.get(k) for k in ("appearance", "action", "spatial", "alternative")]
+    if include_expressions or not any(texts):
+        texts += list(row.get("expressions") or ())
+    return tuple(dict.fromkeys(t for t in texts if t))
+
+
+def _statistic(clf: ClusterClassifier, members: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The score a threshold is chosen on: the similarity, or for "radius" its offset."""
+    sim = clf.similarity_embeddings(members, candidates)
+    if clf.method == "radius":
+        return sim - members_to_centroid_min(members)
+    return sim
+
+
+def _labelled_scores(
+    clusters: list[tuple[str, ...]], images: list[Any], vectors: dict[str, np.ndarray],
+    clf: ClusterClassifier, *, cross_image_per_referent: int, seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of same-referent (leave one out), same-image and cross-image pairs."""
+    rng = np.random.default_rng(seed)
+    by_image: dict[Any, list[int]] = {}
+    for i, image in enumerate(images):
+        by_image.setdefault(image, []).append(i)
+    min_members = 3 if clf.method == "radius" else 2  # radius needs 2+ members left over
+    positive, same_image, cross_image = [], [], []
+    for i, texts in enumerate(clusters):
+        full = np.stack([vectors[t] for t in texts])
+        if len(texts) >= min_members:
+            for k in range(len(texts)):
+                rest = np.delete(full, k, axis=0)
+                positive.append(_statistic(clf, rest, full[k : k + 1])[0])
+        others = [t for j in by_image[images[i]] if j != i for t in clusters[j] if t not in texts]
+        if others:
+            same_image.extend(_statistic(clf, full, np.stack([vectors[t] for t in others])))
+        picks = rng.integers(0, len(clusters), size=cross_image_per_referent)
+        foreign = [t for j in picks if images[j] != images[i] for t in clusters[j][:1]]
+        if foreign:
+            cross_image.extend(_statistic(clf, full, np.stack([vectors[t] for t in foreign])))
+    return np.array(positive), np.array(same_image), np.array(cross_image)
+
+
+def calibrate_threshold(
+    dataset: Any,
+    *,
+    method: ClusterMethod = "centroid",
+    embedder: Embedder | None = None,
+    criterion: Criterion = "f1",
+    target_fnr: float = 0.05,
+    include_expressions: bool = True,
+    cross_image_per_referent: int = 3,
+    seed: int = 0,
+    plot: str | Path | None = None,
+) -> Calibration:
+    """Choose a cluster threshold from texts known to describe the same or other objects.
+
+    Positives: each member of a referent's cluster against the rest of that cluster (leave
+    one out). Negatives: the texts of the other referents of the same image, and the first
+    text of ``cross_image_per_referent`` random referents of other images.
+
+    Args:
+        dataset: rows with ``image_id``, ``expressions`` and optionally ``views``.
+        method: the cluster method to calibrate (see :class:`ClusterClassifier`).
+        embedder: the embedder; None uses the default :class:`~refaug.embed.Embedder`.
+        criterion: ``"f1"`` (maximum F1 of the same-referent class) or ``"fnr"``
+            (the highest threshold whose false-negative rate is at most ``target_fnr``).
+        target_fnr: the false-negative rate for ``criterion="fnr"``.
+        include_expressions: add the original expressions to the views' cluster.
+        cross_image_per_referent: random other-image texts per referent.
+        seed: the seed of the cross-image draw.
+        plot: a PNG path for the plot of the similarity distributions; None writes none.
+
+    Returns:
+        A :class:`Calibration`; ``.classifier()`` gives the classifier at that point.
+
+    Example:
+        >>> from refaug.data.synthetic import synthetic_scenes
+        >>> cal = calibrate_threshold(synthetic_scenes(50, image_size=(64, 48)))  # doctest: +SKIP
+        >>> round(cal.auc, 2), cal.threshold  # doctest: +SKIP
+    """
+    check_choice("method", method, CLUSTER_METHODS)
+    check_choice("criterion", criterion, CRITERIA)
+    embedder = embedder or Embedder()
+    clf = ClusterClassifier(method, embedder=embedder)
+    columns = [c for c in ("image_id", "expressions", "views") if c in dataset.column_names]
+    rows = dataset.select_columns(columns).to_list()
+    clusters = [cluster_texts(r, include_expressions=include_expressions) for r in rows]
+    keep = [i for i, c in enumerate(clusters) if c]
+    clusters, images = [clusters[i] for i in keep], [rows[i]["image_id"] for i in keep]
+    distinct = list(dict.fromkeys(t for c in clusters for t in c))
+    vectors = dict(zip(distinct, embedder.encode_distinct(distinct)))
+    pos, same, cross = _labelled_scores(
+        clusters, images, vectors, clf, cross_image_per_referent=cross_image_per_referent, seed=seed
+    )
+    neg = np.concatenate([same, cross])
+    threshold = choose_threshold(pos, neg, criterion=criterion, target_fnr=target_fnr)
+    result = _operating_point(method, threshold, criterion, pos, same, cross)
+    if plot is not None:
+        result = Calibration(**{**result.to_dict(), "plot": str(plot_calibration(result, pos, same, cross, plot))})
+    logger.info(
+        "calibrated %s: threshold %.3f (%s), AUC %.3f (same image %.3f, cross image %.3f), "
+        "F1 %.3f, FNR %.3f, FPR %.3f on %d/%d/%d pairs",
+        method, result.threshold, criterion, result.auc, result.auc_same_image,
+        result.auc_cross_image, result.f1, result.false_negative_rate,
+        result.false_positive_rate, len(pos), len(same), len(cross),
+    )
+    return result
+
+
+def _operating_point(
+    method: str, threshold: float, criterion: str,
+    pos: np.ndarray, same: np.ndarray, cross: np.ndarray,
+) -> Calibration:
+    neg = np.concatenate([same, cross])
+    tp = int((pos >= threshold).sum())
+    fp = int((neg >= threshold).sum())
+    precision = tp / max(tp + fp, 1)
+    recall = tp / max(len(pos), 1)
+    return Calibration(
+        method=method, threshold=round(float(threshold), 4), criterion=criterion,
+        auc=roc_auc(pos, neg), auc_same_image=roc_auc(pos, same), auc_cross_image=roc_auc(pos, cross),
+        precision=precision, recall=recall,
+        f1=2 * precision * recall / max(precision + recall, 1e-12),
+        false_negative_rate=1.0 - recall, false_positive_rate=fp / max(len(neg), 1),
+        n_positive=len(pos), n_same_image=len(same), n_cross_image=len(cross),
+    )
+
+
+def plot_calibration(
+    result: Calibration, pos: np.ndarray, same: np.ndarray, cross: np.ndarray, path: str | Path
+) -> Path:
+    """Write a histogram of the three similarity distributions with the threshold (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = np.linspace(min(np.min(pos), np.min(np.concatenate([same, cross, pos]))), 1.0, 50)
+    for values, label in ((pos, "same referent"), (same, "other object, same image"),
+                          (cross, "other image")):
+        if len(values):
+            ax.hist(values, bins=bins, alpha=0.5, density=True, label=f"{label} (n={len(values)})")
+    ax.axvline(result.threshold, color="k", linestyle="--", label=f"threshold {result.threshold:.3f}")
+    statistic = "similarity - loosest member" if result.method == "radius" else "cosine similarity"
+    ax.set_xlabel(f"{result.method}: {statistic}")
+    ax.set_ylabel("density")
+    ax.set_title(f"AUC {result.auc:.3f} (same image {result.auc_same_image:.3f}), "
+                 f"F1 {result.f1:.3f}, FNR {result.false_negative_rate:.3f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

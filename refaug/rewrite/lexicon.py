@@ -1,0 +1,335 @@
+"""Attribute vocabularies: the single source of truth for attribute kinds and their values.
+
+Plain data plus a few small lookups. The rewriters (and the contrast classifier built on
+them) read every attribute word from here, so adding a colour or a material is one edit.
+
+Kinds:
+    color: colour words grouped into families; a substitute always comes from another
+        family, so "navy" never becomes "blue" (not a real change).
+    size: antonym pairs (big <-> small, tall <-> short, ...), comparatives and superlatives.
+    spatial: antonym pairs (left <-> right, top <-> bottom, front <-> back, above <-> below),
+        extremes ("leftmost"), multi-word phrases ("in front of" <-> "behind") and ordinals
+        ("second from left").
+    count: number words and digits.
+    material: materials as adjectives ("wooden") or noun modifiers ("metal").
+
+Example:
+    >>> attribute_kind("Red")
+    'color'
+    >>> contrasts("color", "red")[0]
+    'blue'
+    >>> contrasts("spatial", "leftmost")
+    ('rightmost',)
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+ATTRIBUTE_KINDS: tuple[str, ...] = ("color", "size", "spatial", "count", "material")
+
+# --------------------------------------------------------------------------- colour
+# word -> family. Families, not words, are compared: a text that says "navy" already
+# contains the family "blue", so "blue" is never offered as its substitute.
+COLOR_FAMILIES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "red": "red", "maroon": "red", "crimson": "red", "scarlet": "red", "burgundy": "red",
+        "pink": "pink", "magenta": "pink",
+        "orange": "orange",
+        "yellow": "yellow", "gold": "yellow", "golden": "yellow",
+        "green": "green", "olive": "green", "lime": "green",
+        "blue": "blue", "navy": "blue", "teal": "blue", "turquoise": "blue",
+        "purple": "purple", "violet": "purple", "lavender": "purple",
+        "brown": "brown", "tan": "brown", "beige": "brown", "khaki": "brown",
+        "black": "black",
+        "white": "white", "cream": "white", "ivory": "white",
+        "gray": "gray", "grey": "gray", "silver": "gray",
+    }
+)  # fmt: skip
+
+# family -> substitutes, most contrasting first (the first one is the default substitute).
+COLOR_CONTRASTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "red": ("blue", "green", "black", "white", "yellow", "purple", "brown"),
+        "pink": ("green", "blue", "black", "yellow", "gray"),
+        "orange": ("blue", "green", "purple", "black", "white", "brown"),
+        "yellow": ("blue", "red", "black", "green", "purple", "white"),
+        "green": ("red", "blue", "yellow", "white", "black"),
+        "blue": ("red", "green", "yellow", "black", "white"),
+        "purple": ("yellow", "green", "red", "white", "orange"),
+        "brown": ("white", "black", "blue", "gray", "green"),
+        "black": ("white", "red", "blue", "yellow", "green", "brown", "gray"),
+        "white": ("black", "red", "blue", "green", "yellow", "brown", "gray"),
+        "gray": ("red", "blue", "black", "white", "yellow", "brown"),
+    }
+)
+
+# Colours an animal's coat or a person's hair actually has: "brown dog" -> "white dog",
+# never "green dog" (a negative that is trivially impossible is not a hard one).
+NATURAL_COLORS: tuple[str, ...] = ("black", "white", "brown", "gray")
+NATURAL_COLOR_HEADS: frozenset[str] = frozenset({"hair", "haired", "fur", "beard", "coat"})
+
+# Shade words folded into the substitute: "light blue car" -> "red car", not "light white car".
+SHADES: frozenset[str] = frozenset({"light", "dark", "bright", "pale", "deep", "navy"})
+
+# Colour words that are also common nouns ("an orange", "a glass of gold"): substituted
+# only where the parse shows them describing something.
+AMBIGUOUS_COLORS: frozenset[str] = frozenset(
+    {
+        "orange",
+        "gold",
+        "olive",
+        "lime",
+        "tan",
+        "cream",
+        "silver",
+        "navy",
+        "violet",
+        "ivory",
+        "lavender",
+    }
+)
+
+# --------------------------------------------------------------------------- size
+SIZE_ANTONYMS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "big": ("small",), "small": ("big",), "large": ("small",), "little": ("big",),
+        "huge": ("tiny",), "tiny": ("huge",), "giant": ("tiny",),
+        "tall": ("short",), "long": ("short",), "short": ("tall", "long"),
+        "wide": ("narrow",), "narrow": ("wide",), "thick": ("thin",), "thin": ("thick",),
+        "bigger": ("smaller",), "smaller": ("bigger",), "larger": ("smaller",),
+        "taller": ("shorter",), "shorter": ("taller", "longer"), "longer": ("shorter",),
+        "biggest": ("smallest",), "smallest": ("biggest",), "largest": ("smallest",),
+        "tallest": ("shortest",), "shortest": ("tallest", "longest"), "longest": ("shortest",),
+    }
+)  # fmt: skip
+
+# Things whose "short" is the opposite of "tall" (otherwise "short" means "not long").
+TALL_THINGS: frozenset[str] = frozenset(
+    {"tree", "building", "tower", "giraffe", "lamp", "pole", "glass", "vase", "bottle",
+     "plant", "grass", "fence", "wall", "chair", "stool", "table", "cup", "mug"}
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- spatial
+SPATIAL_ANTONYMS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "left": ("right",), "right": ("left",),
+        "leftmost": ("rightmost",), "rightmost": ("leftmost",),
+        "top": ("bottom",), "bottom": ("top",), "topmost": ("bottommost",),
+        "bottommost": ("topmost",), "upper": ("lower",), "lower": ("upper",),
+        "front": ("back",), "back": ("front",), "rear": ("front",),
+        "frontmost": ("backmost",),
+        "above": ("below",), "below": ("above",), "under": ("above",),
+        "beneath": ("above",), "underneath": ("above",),
+        "inside": ("outside",), "outside": ("inside",),
+        "closest": ("farthest",), "nearest": ("farthest",), "farthest": ("closest",),
+        "furthest": ("closest",), "closer": ("farther",), "farther": ("closer",),
+        "further": ("closer",),
+        "first": ("last",), "last": ("first",),
+    }
+)  # fmt: skip
+
+# Multi-word spatial phrases (lower-case token sequences), matched before single words.
+SPATIAL_PHRASES: MappingProxyType[tuple[str, ...], str] = MappingProxyType(
+    {
+        ("in", "front", "of"): "behind",
+        ("on", "top", "of"): "under",
+        ("to", "the", "left", "of"): "to the right of",
+        ("to", "the", "right", "of"): "to the left of",
+    }
+)
+# Single words whose substitute is a phrase.
+SPATIAL_WORD_PHRASES: MappingProxyType[str, str] = MappingProxyType({"behind": "in front of"})
+
+# Word pairs in which a spatial word is part of a name, not a position ("tank top").
+SPATIAL_BLOCKED_BIGRAMS: frozenset[tuple[str, str]] = frozenset(
+    {("tank", "top"), ("crop", "top"), ("top", "hat"), ("halter", "top"), ("tube", "top"),
+     ("back", "pack"), ("right", "now"), ("all", "right"), ("bottom", "line"), ("last", "name"),
+     ("first", "base"), ("left", "over"), ("under", "armor")}
+)  # fmt: skip
+
+ORDINAL_WORDS: tuple[str, ...] = (
+    "zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+    "eighth", "ninth", "tenth", "eleventh", "twelfth",
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- count
+NUMBER_WORDS: tuple[str, ...] = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven",
+    "eight", "nine", "ten", "eleven", "twelve",
+)  # fmt: skip
+
+# Nouns after "a" that measure or group rather than count ("a lot of", "a pair of").
+NOT_COUNTABLE_AFTER_ARTICLE: frozenset[str] = frozenset(
+    {"lot", "bit", "couple", "pair", "group", "bunch", "few", "number", "herd", "flock",
+     "variety", "kind", "type", "sort", "view", "picture", "photo", "image", "row", "pile",
+     "stack", "crowd", "team", "set", "total", "side", "while", "little", "distance"}
+)  # fmt: skip
+
+# Plural forms lemminflect gets wrong or lists second.
+PLURAL_OVERRIDES: MappingProxyType[str, str] = MappingProxyType(
+    {"person": "people", "fish": "fish", "sheep": "sheep", "deer": "deer"}
+)
+
+# --------------------------------------------------------------------------- material
+MATERIAL_CONTRASTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "wooden": ("metal", "plastic"), "wood": ("metal", "plastic"),
+        "metal": ("wooden", "plastic"), "metallic": ("wooden",), "steel": ("wooden", "plastic"),
+        "iron": ("wooden",), "aluminum": ("wooden",),
+        "plastic": ("metal", "wooden"), "glass": ("plastic", "metal"),
+        "ceramic": ("plastic", "metal"), "porcelain": ("plastic",),
+        "stone": ("wooden", "metal"), "brick": ("wooden", "stone"), "concrete": ("wooden",),
+        "marble": ("wooden",), "leather": ("fabric",), "fabric": ("leather",),
+        "cloth": ("leather",), "wicker": ("plastic", "metal"), "paper": ("plastic",),
+        "cardboard": ("plastic", "wooden"), "straw": ("plastic",), "rubber": ("metal",),
+        "denim": ("leather",), "woolen": ("leather",), "wool": ("leather",),
+        "cotton": ("leather",),
+    }
+)  # fmt: skip
+
+# Materials that are also ordinary nouns ("a glass of water", "straw in the drink"):
+# substituted only when they modify a noun.
+NOUN_MATERIALS: frozenset[str] = frozenset(
+    {"wood", "metal", "steel", "iron", "aluminum", "plastic", "glass", "stone", "brick",
+     "concrete", "marble", "leather", "fabric", "cloth", "paper", "cardboard", "straw",
+     "rubber", "denim", "wool", "cotton", "ceramic", "porcelain"}
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- nouns
+CLOTHING: frozenset[str] = frozenset(
+    {"shirt", "tshirt", "t-shirt", "jacket", "coat", "hat", "cap", "helmet", "dress",
+     "skirt", "pants", "jeans", "shorts", "shoes", "shoe", "boots", "sweater", "hoodie",
+     "vest", "suit", "tie", "scarf", "uniform", "jersey", "top", "blouse", "gloves",
+     "glasses", "sunglasses", "socks", "sleeves", "shirts", "jackets", "hats", "apron"}
+)  # fmt: skip
+
+PERSON_NOUNS: frozenset[str] = frozenset(
+    {"man", "woman", "men", "women", "guy", "guys", "lady", "ladies", "girl", "girls",
+     "boy", "boys", "kid", "kids", "child", "children", "person", "people", "player",
+     "players", "baby", "babies", "adult", "dude", "gentleman", "gal", "chick", "mom",
+     "dad", "mother", "father", "batter", "catcher", "umpire", "pitcher", "skier",
+     "surfer", "skateboarder", "rider", "biker", "cop", "officer", "chef", "waiter",
+     "teenager", "toddler", "bride", "groom", "someone", "somebody", "he", "she", "her",
+     "him", "they", "them", "daughter", "son", "brother", "sister", "friend", "friends",
+     "student", "students", "soldier", "soldiers", "worker", "workers", "driver", "fan"}
+)  # fmt: skip
+
+ANIMAL_NOUNS: frozenset[str] = frozenset(
+    {"dog", "cat", "horse", "cow", "sheep", "elephant", "bear", "zebra", "giraffe",
+     "bird", "duck", "goose", "puppy", "kitten", "calf", "lamb", "pony", "animal",
+     "bull", "goat", "pig", "mouse", "monkey", "lion", "tiger", "deer", "fish", "seagull"}
+)  # fmt: skip
+
+MASS_NOUNS: frozenset[str] = frozenset(
+    {"water", "grass", "food", "snow", "sand", "hair", "furniture", "traffic", "sky",
+     "bread", "rice", "meat", "milk", "coffee", "light", "dirt", "mud", "luggage"}
+)  # fmt: skip
+
+# --------------------------------------------------------------------------- lookups
+_KIND_TABLES = {
+    "color": COLOR_FAMILIES,
+    "size": SIZE_ANTONYMS,
+    "spatial": SPATIAL_ANTONYMS,
+    "material": MATERIAL_CONTRASTS,
+}
+
+
+def number_value(word: str) -> int | None:
+    """The integer a count word or digit string stands for, or None.
+
+    Example:
+        >>> number_value("Three"), number_value("12"), number_value("dog")
+        (3, 12, None)
+    """
+    low = word.lower()
+    if low.isdigit() and low.isascii():
+        return int(low)
+    return NUMBER_WORDS.index(low) if low in NUMBER_WORDS else None
+
+
+def ordinal_value(word: str) -> int | None:
+    """The integer an ordinal word ("second") or ordinal numeral ("2nd") stands for, or None.
+
+    Example:
+        >>> ordinal_value("second"), ordinal_value("3rd"), ordinal_value("left")
+        (2, 3, None)
+    """
+    low = word.lower()
+    if low in ORDINAL_WORDS:
+        return ORDINAL_WORDS.index(low)
+    if (
+        len(low) > 2
+        and low[:-2].isdigit()
+        and low[:-2].isascii()
+        and low[-2:] == ordinal_suffix(int(low[:-2]))
+    ):
+        return int(low[:-2])
+    return None
+
+
+def ordinal_suffix(n: int) -> str:
+    """The English suffix of the ordinal numeral ``n`` ("st", "nd", "rd" or "th")."""
+    if 10 <= n % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+def ordinal_like(n: int, template: str) -> str:
+    """``n`` written as an ordinal in the style of ``template`` (a word or a numeral).
+
+    Example:
+        >>> ordinal_like(3, "second"), ordinal_like(3, "2nd")
+        ('third', '3rd')
+    """
+    if template[:1].isdigit() or n >= len(ORDINAL_WORDS):
+        return f"{n}{ordinal_suffix(n)}"
+    return ORDINAL_WORDS[n]
+
+
+def number_like(n: int, template: str) -> str:
+    """``n`` written as a number in the style of ``template`` (a word or digits)."""
+    if template[:1].isdigit() or n >= len(NUMBER_WORDS):
+        return str(n)
+    return NUMBER_WORDS[n]
+
+
+def attribute_kind(word: str) -> str | None:
+    """The attribute kind of a single word ("color", "size", ...), or None.
+
+    Example:
+        >>> attribute_kind("wooden"), attribute_kind("two"), attribute_kind("lady")
+        ('material', 'count', None)
+    """
+    low = word.lower()
+    for kind, table in _KIND_TABLES.items():
+        if low in table:
+            return kind
+    if number_value(low) is not None or ordinal_value(low) is not None:
+        return "count" if number_value(low) is not None else "spatial"
+    return None
+
+
+def color_family(word: str) -> str | None:
+    """The colour family of ``word`` ("navy" -> "blue"), or None when it is not a colour."""
+    return COLOR_FAMILIES.get(word.lower())
+
+
+def contrasts(kind: str, word: str) -> tuple[str, ...]:
+    """The substitutes of ``word`` within ``kind``, most contrasting first (empty if none).
+
+    Example:
+        >>> contrasts("size", "big"), contrasts("material", "metal")
+        (('small',), ('wooden', 'plastic'))
+    """
+    low = word.lower()
+    if kind == "color":
+        family = COLOR_FAMILIES.get(low)
+        return COLOR_CONTRASTS.get(family, ()) if family else ()
+    if kind == "size":
+        return SIZE_ANTONYMS.get(low, ())
+    if kind == "spatial":
+        return SPATIAL_ANTONYMS.get(low, ())
+    if kind == "material":
+        return MATERIAL_CONTRASTS.get(low, ())
+    return ()

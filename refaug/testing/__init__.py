@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and notebooks: tiny models built offline from configs."""
