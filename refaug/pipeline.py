@@ -32,9 +32,13 @@ from typing import Any
 from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
 
 from refaug.config import RunConfig
+from refaug.records import ROW_FEATURES
 from refaug.report import format_table
 
 logger = logging.getLogger(__name__)
+
+PUBLISHED_COLUMNS: tuple[str, ...] = (*ROW_FEATURES, "cluster_stats")
+"""What a published row holds: the canonical row plus the cluster's statistics."""
 
 StageFn = Callable[[Dataset | None, RunConfig, "RunContext"], Dataset | None]
 
@@ -201,7 +205,9 @@ class Pipeline:
 
         start = time.perf_counter()
         splits = sorted(set(ds["split"]))
-        published = DatasetDict({s: ds.filter(lambda v, s=s: v == s, input_columns="split") for s in splits})
+        full = DatasetDict({s: ds.filter(lambda v, s=s: v == s, input_columns="split") for s in splits})
+        columns = [c for c in PUBLISHED_COLUMNS if c in ds.column_names]
+        published = DatasetDict({name: part.select_columns(columns) for name, part in full.items()})
         with deferred_interrupt():
             target = self.out / "publish"
             shutil.rmtree(target, ignore_errors=True)
@@ -210,7 +216,7 @@ class Pipeline:
                 to_refer(published, self.out / "refer", dataset_name=self.config.dataset,
                          split_by=self.config.split_by, refer_root=self._refer_root(), overwrite=True)
         records.append({"name": "publish", "status": "ran", "rows": len(ds), "seconds": time.perf_counter() - start})
-        write_report(self.out / "report", published, context.stats, records)
+        write_report(self.out / "report", full, context.stats, records)
         return published
 
     def _refer_root(self) -> str | None:

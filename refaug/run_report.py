@@ -35,13 +35,14 @@ def versions(config: RunConfig) -> dict[str, Any]:
         models["embedder"] = model_identity(resolve_model(config.embedder))
     except Exception as exc:  # a bad model name is reported by the embed stage itself
         models["embedder"] = f"unresolved ({exc})"
-    try:
-        from refaug.nlp import load_nlp
+    from refaug.nlp import DEFAULT_SPACY_MODELS
 
-        meta = load_nlp().meta
-        models["spacy"] = f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
-    except OSError as exc:
-        models["spacy"] = f"unavailable ({exc})"
+    for name in DEFAULT_SPACY_MODELS:  # the package metadata: no need to load the pipeline
+        try:
+            models["spacy"] = f"{name}-{metadata.version(name)}"
+            break
+        except metadata.PackageNotFoundError:
+            continue
     return {"python": platform.python_version(), "packages": found, "models": models,
             "templates": _templates(config)}
 
@@ -108,17 +109,17 @@ def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
 
 
 def similarity_samples(dd: DatasetDict) -> dict[str, list[float]]:
-    """Similarities to the centroid: view members, kept negatives, rejected candidates."""
+    """Similarities to the centroid: view members, kept negatives, rejected distractors."""
     samples: dict[str, list[float]] = {"views": [], "kept negatives": [], "rejected candidates": []}
     for ds in dd.values():
         columns = set(ds.column_names)
-        for row in ds.select_columns([c for c in ("cluster_stats", "hard_negatives") if c in columns]):
+        wanted = ("cluster_stats", "hard_negatives", "distractors", "distractor_similarity")
+        for row in ds.select_columns([c for c in wanted if c in columns]):
             kept = {n["text"] for n in row.get("hard_negatives") or ()}
             samples["kept negatives"].extend(n["similarity"] for n in row.get("hard_negatives") or ())
-            cluster = row.get("cluster_stats") or {}
-            samples["views"].extend(cluster.get("member_similarity") or ())
-            for text, sim in zip(cluster.get("candidate_text") or (), cluster.get("candidate_similarity") or ()):
-                if text not in kept:
+            samples["views"].extend((row.get("cluster_stats") or {}).get("member_similarity") or ())
+            for candidate, sim in zip(row.get("distractors") or (), row.get("distractor_similarity") or ()):
+                if candidate["text"] not in kept:
                     samples["rejected candidates"].append(sim)
     return samples
 

@@ -28,9 +28,10 @@ REWRITER_NAMES: tuple[str, ...] = ("attribute", "negation", "role_reversal")
 CLUSTER_STATS_FEATURE = {
     "size": Value("int32"),
     "member_similarity": List(Value("float32")),
-    "candidate_text": List(Value("string")),
-    "candidate_similarity": List(Value("float32")),
+    "mean_similarity": Value("float32"),
+    "min_similarity": Value("float32"),
 }
+"""Published with every row: how tight the referent's cluster is around its centroid."""
 
 
 def build_embedder(config: RunConfig, context: RunContext):
@@ -112,7 +113,7 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
     classifier = ClusterClassifier(config.method, threshold=config.threshold, embedder=build_embedder(config, context))
     embedder = classifier.embedder
     columns = [c for c in ("expressions", "views", "distractors") if c in ds.column_names]
-    stats = []
+    stats, distractor_sims = [], []
     negatives = total = 0
     for row in ds.select_columns(columns):
         members = _cluster(row)
@@ -123,12 +124,15 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
         sims = classifier.similarity_embeddings(member_emb, embedder.encode(candidates)) if candidates else np.zeros(0)
         negatives += int((sims < classifier.threshold).sum())
         total += len(candidates)
-        stats.append({"size": len(members), "member_similarity": (member_emb @ centroid).tolist(),
-                      "candidate_text": candidates, "candidate_similarity": np.asarray(sims).tolist()})
+        member_sims = member_emb @ centroid
+        stats.append({"size": len(members), "member_similarity": member_sims.tolist(),
+                      "mean_similarity": float(member_sims.mean()), "min_similarity": float(member_sims.min())})
+        distractor_sims.append(np.asarray(sims, dtype=np.float32).tolist())
     context.stats["classify"] = {"method": config.method, "threshold": classifier.threshold,
                                  "distractors": total, "outside_cluster": negatives}
-    features = Features({**ds.features, "cluster_stats": CLUSTER_STATS_FEATURE})
-    return ds.add_column("cluster_stats", stats, feature=features["cluster_stats"])
+    features = Features({"cluster_stats": CLUSTER_STATS_FEATURE, "distractor_similarity": List(Value("float32"))})
+    ds = ds.add_column("cluster_stats", stats, feature=features["cluster_stats"])
+    return ds.add_column("distractor_similarity", distractor_sims, feature=features["distractor_similarity"])
 
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:

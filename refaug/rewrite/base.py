@@ -158,7 +158,7 @@ class Rewriter(ABC):
         rng = text_rng(source, self.seed)
         seen = {normalize(source)}
         kept: list[Proposal] = []
-        for proposal in self._bounded(self.propose(doc, rng)):
+        for proposal in self._bounded(self.propose(doc, rng), source):
             key = normalize(proposal.text)
             if key and key not in seen:
                 seen.add(key)
@@ -168,12 +168,22 @@ class Rewriter(ABC):
             for p in self._cap(kept, rng)
         ]
 
-    def _bounded(self, proposals: Iterable[Proposal]) -> Iterator[Proposal]:
+    def _bounded(self, proposals: Iterable[Proposal], source: str) -> Iterator[Proposal]:
         # Stops runaway hooks on very long texts: far more than the cap is never needed.
         limit = None if self.max_per_text is None else 8 * self.max_per_text
-        for count, proposal in enumerate(proposals):
-            if limit is not None and count >= limit:
+        iterator = iter(proposals)
+        count = 0
+        while limit is None or count < limit:
+            try:
+                proposal = next(iterator)
+            except StopIteration:
                 return
+            except (ValueError, IndexError) as exc:
+                # A parse the hook did not foresee must not stop a corpus-wide run: the
+                # proposals made so far are kept and the text is named in the log.
+                logger.warning("%s stopped early on %.80r: %s", type(self).__name__, source, exc)
+                return
+            count += 1
             yield proposal
 
     def _cap(self, proposals: list[Proposal], rng: random.Random) -> list[Proposal]:

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from refaug.config import RunConfig
+from refaug.pipeline import Pipeline
+from refaug.records import ROW_FEATURES
+from tests import refer_files
+
+
+def _statuses(result) -> dict[str, str]:
+    return {s["name"]: s["status"] for s in result.stages}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = RunConfig(synthetic_images=6, num_negatives=8, out=str(out))
+    return config, Pipeline(config).run()
+
+
+def test_run_publishes_dataset_card_report_and_records(first_run):
+    config, result = first_run
+    out = Path(config.out)
+    assert set(_statuses(result).values()) == {"ran"}
+    train = load_from_disk(str(out / "publish" / "dataset"))["train"]
+    assert {k: v for k, v in train.features.items() if k != "cluster_stats"} == ROW_FEATURES
+    assert train[0]["cluster_stats"]["size"] >= 1
+    assert all(v is not None for v in train["views"])
+    assert all(len(n) == 8 for n in train["hard_negatives"])
+    assert (out / "publish" / "README.md").read_text().startswith("---")
+    assert (out / "publish" / "data" / "train.parquet").is_file()
+    for name in ("config.yaml", "versions.json", "run.log", "report/summary.txt", "report/similarities.png"):
+        assert (out / name).is_file(), name
+    assert RunConfig.load(out / "config.yaml") == config
+    summary = result.summary_table()
+    assert "negatives by kind" in summary and "cross_image" in summary
+
+
+def test_rerun_skips_finished_stages_and_a_change_reruns_exactly_what_it_affects(first_run):
+    config, first = first_run
+    again = Pipeline(config).run()
+    assert set(_statuses(again)[s] for s in ("load", "views", "rewrite", "embed", "classify", "mine")) == {"cached"}
+    assert again.dataset["train"][:] == first.dataset["train"][:]
+    changed = Pipeline(config.override(num_negatives=4)).run()
+    assert _statuses(changed) == {"load": "cached", "views": "cached", "rewrite": "cached", "embed": "cached",
+                                  "classify": "cached", "mine": "ran", "publish": "ran"}
+    assert all(len(n) == 4 for n in changed.dataset["train"]["hard_negatives"])
+    threshold = Pipeline(config.override(threshold=0.6)).run()
+    assert _statuses(threshold)["classify"] == "ran" and _statuses(threshold)["embed"] == "cached"
+
+
+def test_run_over_refer_files_keeps_splits_and_exports_refer(tmp_path):
+    root = refer_files.write_refer(tmp_path / "refer", "refcocog", "umd")
+    config = RunConfig(source="refer", refer_root=str(root), dataset="refcocog", split_by="umd",
+                       num_negatives=3, out=str(tmp_path / "run"), to_refer=True)
+    result = Pipeline(config).run()
+    assert set(result.dataset) == {"train", "val", "test"}
+    assert (tmp_path / "run" / "refer" / "refcocog" / "refs(umd).p").is_file()
+    val_texts = {t for e in result.dataset["val"]["expressions"] for t in e}
+    for row in result.dataset["train"]:
+        assert not {n["text"] for n in row["hard_negatives"]} & val_texts - {t for t in row["expressions"]}
+
+
+def _run_cli(out: Path, images: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "refaug.cli", "run", "--synthetic-images", str(images), "--num-negatives", "6",
+               "--out", str(out)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_views(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        cache = out / "cache" / "views"
+        if cache.exists() and sum(1 for p in cache.rglob("*") if p.is_file()) >= 3:
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before it could be interrupted:\n{process.stdout.read()}")
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("the views stage never started writing its cache")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, sig):
+    images = 60
+    clean = _run_cli(tmp_path / "clean", images)
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+    interrupted = _run_cli(tmp_path / "killed", images)
+    _wait_for_views(tmp_path / "killed", interrupted)
+    interrupted.send_signal(sig)
+    code = interrupted.wait(timeout=120)
+    output = interrupted.stdout.read()
+    if sig == signal.SIGINT:
+        assert code == 130, output
+        assert "run again to resume" in output
+    else:
+        assert code == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "publish").exists()
+    resumed = _run_cli(tmp_path / "killed", images)
+    assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
+    want = load_from_disk(str(tmp_path / "clean" / "publish" / "dataset"))
+    got = load_from_disk(str(tmp_path / "killed" / "publish" / "dataset"))
+    assert got["train"][:] == want["train"][:]
