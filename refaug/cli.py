@@ -16,19 +16,20 @@ from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
 # Modules that add their own subcommands through ``register_cli(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("refaug.views.cli",)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from refaug.demo import run_demo
+    from refaug.demo import example_rows, run_demo
 
     result = run_demo(out=Path(args.out), n_images=args.images, seed=args.seed)
-    print(format_table(result.summary_rows(), ["stage", "items", "seconds"], title="refaug demo"))
+    print(result.summary_table())
     print()
-    for row in result.example_rows(args.examples):
+    for row in example_rows(result, args.examples):
         print(row)
         print()
-    print(f"wrote {result.out} (datasets.load_from_disk reads it)")
+    print(f"wrote {result.out}: datasets.load_from_disk({str(result.out)!r}) reads the published dataset;")
+    print(f"plots and tables in {result.out / 'report'}, the run log in {result.out / 'run.log'}")
     return 0
 
 

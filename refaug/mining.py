@@ -58,13 +58,17 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 # Bound on |bf16 score - fp32 score| for unit vectors: rounding both inputs to bfloat16
 # (unit roundoff u = 2**-8) moves a dot product by at most (2u + u**2) * sum|q_i c_i| <= 0.0079;
 # the fp32 accumulation adds < 3e-5 (d = 384..1024) and rounding the output to bfloat16
-# u * |s| <= 0.0039. Total < 0.0119; we use 0.0125.
+# u * |s| <= 0.0039. Total < 0.0119; we use 0.0125. Used to widen the ceiling of the bf16 pass.
 BF16_ERROR = 0.0125
-# Extra candidates fetched in bf16 per query, as a multiple of k, so that the proof of
-# exactness (above) holds for almost every query; measured in benchmarks/mining.py:
-# with 2k + 16 fewer than 1% of queries fall back to the fp32 search.
-_BF16_OVERSAMPLE = 2
-_BF16_EXTRA = 16
+# The exactness check uses a tighter bound per query, from the measured rounding errors:
+# |q~.c~ - q.c| <= |q~ - q| (1 + e_c) + e_c, with e_c the largest |c~ - c| of the corpus,
+# plus half a bfloat16 ulp of the output (2**-9 below 1, 2**-8 up to 2) and the fp32
+# accumulation (< 1e-4).
+_ACCUMULATION_ERROR = 1e-4
+# Candidates fetched per query in the bf16 passes, (multiple of k, extra): a query whose
+# exactness cannot be proven with the first width is searched again with the second, then
+# in fp32. The share of queries that needed each pass is logged (benchmarks/mining.py).
+_BF16_WIDTHS = ((2, 16), (8, 64))
 _RESCORE_ROWS = 512
 
 
@@ -133,35 +137,55 @@ def _rescore(
     return out
 
 
-def _search_chunk(
-    queries: torch.Tensor, corpus: torch.Tensor, corpus_low: torch.Tensor | None, *, k: int,
-    ceiling: torch.Tensor, start: np.ndarray, end: np.ndarray, corpus_chunk: int,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """One query chunk: bf16 candidates + exact re-score + fp32 fallback (or plain fp32)."""
-    if corpus_low is None:
-        v, i = _block_topk(queries, corpus, k=k, ceiling=ceiling, start=start, end=end,
-                           corpus_chunk=corpus_chunk)
-        return v, i, 0
-    wide = min(_BF16_OVERSAMPLE * k + _BF16_EXTRA, corpus.shape[0])
-    approx, index = _block_topk(
-        queries.to(torch.bfloat16), corpus_low, k=wide, ceiling=ceiling + 2 * BF16_ERROR,
-        start=start, end=end, corpus_chunk=corpus_chunk,
-    )
+def _bf16_pass(
+    queries: torch.Tensor, corpus: torch.Tensor, corpus_low: torch.Tensor, *, k: int, wide: int,
+    ceiling: torch.Tensor, start: np.ndarray, end: np.ndarray, corpus_chunk: int, corpus_error: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """bf16 candidates, exact fp32 re-score, and which queries are provably complete."""
+    low = queries.to(torch.bfloat16)
+    approx, index = _block_topk(low, corpus_low, k=wide, ceiling=ceiling + 2 * BF16_ERROR,
+                                start=start, end=end, corpus_chunk=corpus_chunk)
     exact = _rescore(queries, corpus, approx, index, ceiling)
     exact, pos = torch.sort(exact, dim=1, descending=True)
     index = torch.gather(index, 1, pos)[:, :k]
     exact = exact[:, :k]
-    # Accept a query when every row outside its candidates provably scores below its k-th.
+    # Every row outside the candidates has approx <= floor, hence exact <= floor + delta.
+    query_error = torch.linalg.vector_norm(low.float() - queries, dim=1)
     floor = approx[:, -1] if approx.shape[1] == wide else torch.full_like(approx[:, 0], -float("inf"))
+    output_error = torch.where(floor < 0.99, 2.0**-9, 2.0**-8)
+    delta = query_error * (1 + corpus_error) + corpus_error + output_error + _ACCUMULATION_ERROR
     kth = exact[:, -1] if exact.shape[1] == k else torch.full_like(floor, -float("inf"))
-    complete = torch.isinf(floor) | (kth >= floor + BF16_ERROR)
-    redo = torch.nonzero(~complete).flatten()
-    if len(redo):
-        idx = redo.cpu().numpy()
-        v, i = _block_topk(queries[redo], corpus, k=k, ceiling=ceiling[redo], start=start[idx],
-                           end=end[idx], corpus_chunk=corpus_chunk)
-        exact[redo, : v.shape[1]], index[redo, : i.shape[1]] = v, i
-    return exact, index, len(redo)
+    complete = torch.isinf(floor) | (kth >= floor + delta)
+    return exact, index, complete
+
+
+def _search_chunk(
+    queries: torch.Tensor, corpus: torch.Tensor, corpus_low: torch.Tensor | None, *, k: int,
+    ceiling: torch.Tensor, start: np.ndarray, end: np.ndarray, corpus_chunk: int,
+    corpus_error: float, passes: Counter,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One query chunk: bf16 passes of growing width, then fp32 for what is left (or plain fp32)."""
+    dev = queries.device
+    todo = torch.arange(queries.shape[0], device=dev)
+    scores = torch.full((queries.shape[0], k), -float("inf"), device=dev)
+    index = torch.full((queries.shape[0], k), -1, dtype=torch.int64, device=dev)
+    widths = [] if corpus_low is None else [min(a * k + b, corpus.shape[0]) for a, b in _BF16_WIDTHS]
+    for level, wide in enumerate(widths):
+        rows = todo.cpu().numpy()
+        v, i, done = _bf16_pass(queries[todo], corpus, corpus_low, k=k, wide=wide,
+                                ceiling=ceiling[todo], start=start[rows], end=end[rows],
+                                corpus_chunk=corpus_chunk, corpus_error=corpus_error)
+        scores[todo[done]], index[todo[done]] = v[done], i[done]
+        passes[f"bf16 pass {level + 1}"] += int(done.sum())
+        todo = todo[~done]
+        if len(todo) == 0:
+            return scores, index
+    rows = todo.cpu().numpy()
+    v, i = _block_topk(queries[todo], corpus, k=k, ceiling=ceiling[todo], start=start[rows],
+                       end=end[rows], corpus_chunk=corpus_chunk)
+    scores[todo, : v.shape[1]], index[todo, : i.shape[1]] = v, i
+    passes["fp32"] += len(todo)
+    return scores, index
 
 
 def topk_outside(
@@ -214,22 +238,26 @@ def topk_outside(
     index = np.full((n_q, k), -1, np.int64)
     if n_q == 0 or k_eff == 0:
         return scores, index
-    redone = 0
+    corpus_error = 0.0
+    if corpus_low is not None:
+        corpus_error = float(torch.linalg.vector_norm(corpus_low.float() - corpus_t, dim=1).max())
+    passes: Counter = Counter()
     chunks = range(0, n_q, query_chunk)
     show = len(chunks) > 10 if show_progress_bar is None else show_progress_bar
     for q0 in tqdm(chunks, desc="Cross-image search", unit="chunk", disable=not show):
         sl = slice(q0, q0 + query_chunk)
         q = torch.as_tensor(np.ascontiguousarray(queries[sl], dtype=np.float32), device=dev)
         ceil_t = torch.as_tensor(ceiling[sl], device=dev)
-        v, i, n_redo = _search_chunk(q, corpus_t, corpus_low, k=k_eff, ceiling=ceil_t,
-                                     start=start[sl], end=end[sl], corpus_chunk=corpus_chunk)
-        redone += n_redo
+        v, i = _search_chunk(q, corpus_t, corpus_low, k=k_eff, ceiling=ceil_t, start=start[sl],
+                             end=end[sl], corpus_chunk=corpus_chunk, corpus_error=corpus_error,
+                             passes=passes)
         v, i = v.cpu().numpy(), i.cpu().numpy()
         i[np.isinf(v)] = -1
         scores[sl, : v.shape[1]], index[sl, : i.shape[1]] = v, i
     if mode == "bf16":
-        logger.info("bf16 search: %d of %d queries (%.2f%%) re-searched in fp32 to stay exact",
-                    redone, n_q, 100.0 * redone / max(n_q, 1))
+        logger.info("bf16 search of %d queries, exactness proven after: %s", n_q,
+                    ", ".join(f"{name} {count} ({100.0 * count / max(n_q, 1):.2f}%)"
+                              for name, count in passes.items()))
     return scores, index
 
 

@@ -35,10 +35,14 @@ def test_demo_writes_a_dataset_with_the_canonical_features(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--images", "4", "--examples", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "stage" in printed and "referent_id" in printed
+    assert "stage" in printed and "referent_id" in printed and "negatives by kind" in printed
     dd = load_from_disk(str(out))
-    assert dd["train"].features == ROW_FEATURES
+    features = dd["train"].features
+    assert {k: features[k] for k in ROW_FEATURES} == ROW_FEATURES
     assert len(dd["train"]) >= 8
+    assert all(v is not None for v in dd["train"]["views"])
+    assert all(len(n) == 10 for n in dd["train"]["hard_negatives"])
+    assert (out / "report" / "similarities.png").is_file()
 
 
 def test_load_prints_counts_of_a_refer_folder(tmp_path, capsys):

@@ -90,12 +90,21 @@ def _wait_for_views(out: Path, process: subprocess.Popen, timeout: float = 120) 
     pytest.fail("the views stage never started writing its cache")
 
 
+KILL_IMAGES = 40
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    clean = _run_cli(out, KILL_IMAGES)
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
-def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, sig):
-    images = 60
-    clean = _run_cli(tmp_path / "clean", images)
-    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, clean_run, sig):
+    images = KILL_IMAGES
     interrupted = _run_cli(tmp_path / "killed", images)
     _wait_for_views(tmp_path / "killed", interrupted)
     interrupted.send_signal(sig)
@@ -109,6 +118,6 @@ def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, sig):
     assert not (tmp_path / "killed" / "publish").exists()
     resumed = _run_cli(tmp_path / "killed", images)
     assert resumed.wait(timeout=600) == 0, resumed.stdout.read()
-    want = load_from_disk(str(tmp_path / "clean" / "publish" / "dataset"))
+    want = load_from_disk(str(clean_run / "publish" / "dataset"))
     got = load_from_disk(str(tmp_path / "killed" / "publish" / "dataset"))
     assert got["train"][:] == want["train"][:]

@@ -301,7 +301,7 @@ class ViewGenerator:
             return jobs
         return [replace(job, cache_key=self._cache_key(job)) for job in jobs]
 
-    def request(self, job: _Job, *, previous_error: str | None = None) -> ImageRequest:
+    def _request(self, job: _Job, *, previous_error: str | None = None) -> ImageRequest:
         """The backend request of one job, with the failure of the last attempt when retrying."""
         ids = local_ids(len(job.referents))
         variables = prompt_variables(
@@ -328,7 +328,7 @@ class ViewGenerator:
             if attempt:
                 self.report.retries += len(errors)
             indices = list(errors)
-            requests = [self.request(jobs[i], previous_error=errors[i]) for i in indices]
+            requests = [self._request(jobs[i], previous_error=errors[i]) for i in indices]
             self.report.requests += len(requests)
             responses = self.backend.generate(requests)
             for i, response in zip(indices, responses):

@@ -231,6 +231,15 @@ class _GrammarLogitsProcessor:
         return masked.to(device)
 
 
+def _dtype_option(dtype: Any) -> dict[str, Any]:
+    """``dtype=`` for transformers >= 4.56, ``torch_dtype=`` before (the old name)."""
+    import transformers
+    from packaging.version import Version
+
+    name = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+    return {name: dtype}
+
+
 def _messages(request: ImageRequest) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = []
     if request.image is not None:
