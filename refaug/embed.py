@@ -214,9 +214,8 @@ class Embedder:
     @property
     def dimension(self) -> int:
         """The embedding dimension."""
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
-        )
+        get_dim = (getattr(self.model, "get_embedding_dimension", None)
+                   or self.model.get_sentence_embedding_dimension)
         return int(get_dim())
 
     @property

@@ -68,8 +68,8 @@ _ACCUMULATION_ERROR = 1e-4
 # Candidates fetched per query in the bf16 passes, (multiple of k, extra): a query whose
 # exactness cannot be proven with the first width is searched again with the second, then
 # in fp32. The share of queries that needed each pass is logged (benchmarks/mining.py).
-_BF16_WIDTHS = ((2, 16), (8, 64))
-_RESCORE_ROWS = 512
+_BF16_WIDTHS = ((2, 16), (4, 32))
+_RESCORE_ROWS = 256
 
 
 @lru_cache(maxsize=1)
@@ -1020,3 +1020,86 @@ def _mine_chunks(data: _Data, sources: tuple[str, ...], cross: _CrossResult | No
                                     num_negatives=num_negatives, diversity=diversity))
     fields = _Selected.__dataclass_fields__
     return _Selected(*(np.concatenate([getattr(c, f) for c in chosen]) for f in fields)), counts
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def _cli_dataset(args: Any) -> Dataset:
+    if args.synthetic:
+        from refaug.data.synthetic import synthetic_scenes
+
+        return synthetic_scenes(args.synthetic, seed=args.seed, image_size=(64, 48))
+    if not args.dataset:
+        raise ValueError("give a saved dataset folder (datasets.save_to_disk) or --synthetic N")
+    from datasets import DatasetDict, load_from_disk
+
+    loaded = load_from_disk(args.dataset)
+    if isinstance(loaded, DatasetDict):
+        return concatenate_datasets(list(loaded.values()))
+    return loaded
+
+
+def _cli_mine(args: Any) -> int:
+    embedder = Embedder(args.model, cache_dir=args.cache_dir)
+    classifier = ClusterClassifier(args.method, threshold=args.threshold, embedder=embedder)
+    out = mine_hard_negatives(
+        _cli_dataset(args), embedder=embedder, classifier=classifier, num_negatives=args.num_negatives,
+        sources=tuple(args.sources), same_class=args.same_class, max_similarity=args.max_similarity,
+        relative_margin=args.relative_margin, diversity=args.diversity, seed=args.seed,
+        output_format=args.format,
+    )
+    out.save_to_disk(args.out)
+    print(f"wrote {len(out)} rows ({', '.join(out.column_names)}) to {args.out}")
+    if args.format == "nested":
+        kinds = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
+        print("negatives by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+    return 0
+
+
+def _cli_calibrate(args: Any) -> int:
+    import json
+
+    from refaug.clusters import calibrate_threshold
+
+    result = calibrate_threshold(_cli_dataset(args), method=args.method, criterion=args.criterion,
+                                 target_fnr=args.target_fnr, seed=args.seed, plot=args.plot,
+                                 embedder=Embedder(args.model, cache_dir=args.cache_dir))
+    text = json.dumps(result.to_dict(), indent=2)
+    if args.json:
+        Path(args.json).write_text(text)
+    print(text)
+    return 0
+
+
+def _common_cli_options(parser: Any) -> None:
+    parser.add_argument("dataset", nargs="?", help="a datasets.save_to_disk folder of referent rows")
+    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
+                        help="use N generated synthetic scenes instead of a dataset")
+    parser.add_argument("--method", default="centroid", choices=("centroid", "radius", "nearest"))
+    parser.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
+    parser.add_argument("--cache-dir", default=None, help="embedding cache folder")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``refaug mine`` and ``refaug calibrate`` to the CLI's subparsers."""
+    mine = subparsers.add_parser("mine", help="mine hard negatives for a dataset of referents")
+    _common_cli_options(mine)
+    mine.add_argument("--out", required=True, help="folder to save the mined dataset in")
+    mine.add_argument("--num-negatives", type=int, default=30)
+    mine.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
+    mine.add_argument("--same-class", action="store_true")
+    mine.add_argument("--threshold", type=float, default=None)
+    mine.add_argument("--max-similarity", type=float, default=None)
+    mine.add_argument("--relative-margin", type=float, default=DEFAULT_RELATIVE_MARGIN)
+    mine.add_argument("--diversity", type=float, default=0.0)
+    mine.add_argument("--format", default="nested", choices=OUTPUT_FORMATS)
+    mine.set_defaults(handler=_cli_mine)
+    calibrate = subparsers.add_parser("calibrate", help="choose a cluster threshold; AUC and plot")
+    _common_cli_options(calibrate)
+    calibrate.add_argument("--criterion", default="f1", choices=("f1", "fnr"))
+    calibrate.add_argument("--target-fnr", type=float, default=0.05)
+    calibrate.add_argument("--plot", default=None, help="PNG path for the similarity distributions")
+    calibrate.add_argument("--json", default=None, help="also write the result to this JSON file")
+    calibrate.set_defaults(handler=_cli_calibrate)

@@ -21,7 +21,7 @@ from refaug.mining import (
     normalize_text,
     topk_outside,
 )
-from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, HardNegative, VIEWS_FEATURE
+from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, VIEWS_FEATURE, HardNegative
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from datasets import Dataset, DatasetDict, Features, Image, Value
+from datasets import Dataset, DatasetDict, Features, Image, List, Value
 
 from refaug.errors import DataError, check_choice
-from refaug.records import REFERENT_FEATURES, VIEW_FIELDS, VIEWS_FEATURE
+from refaug.records import HARD_NEGATIVE_FEATURE, REFERENT_FEATURES, VIEW_FIELDS, VIEWS_FEATURE
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,18 @@ class _Report:
         total = sum(self.skipped.values())
         reasons = "; ".join(f"{n} x {reason} (e.g. {self.examples[reason]})" for reason, n in self.skipped.most_common())
         logger.warning("%s: skipped %d refs: %s", path, total, reasons)
+
+
+def _read_sidecar(path: Path) -> dict[str, list[dict]] | None:
+    """The kept negatives a refaug export wrote beside the refs, keyed by ref id, or None."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"cannot read the negatives sidecar ({exc})", file=str(path), fix="export again") from exc
+    defaults = {"detail": "", "origin": "", "reason": ""}
+    return {ref_id: [{**defaults, **n} for n in negatives] for ref_id, negatives in data.items()}
 
 
 def _refs_path(root: Path, dataset: str, split_by: str) -> Path:
@@ -307,7 +319,8 @@ def load_refer(
     Returns:
         A ``DatasetDict`` in the canonical schema (:data:`refaug.records.REFERENT_FEATURES`).
         A folder written by :func:`refaug.publish.to_refer` loads with its original
-        expressions in ``expressions`` and the appended views back in a ``views`` column.
+        expressions in ``expressions``, the appended views back in a ``views`` column and
+        the sidecar's negatives in a ``hard_negatives`` column.
         For gRefCOCO, no-target expressions (refs with ``ann_id == [-1]``) are kept apart in
         splits named ``<split>_no_target`` (columns ``ref_id, image_id, expression, image, split``):
         they are ready-made negatives for their image. Multi-target refs become one row whose
@@ -346,6 +359,12 @@ def load_refer(
         for rows in by_split.values():
             for row in rows:
                 del row["views"]
+    sidecar = _read_sidecar(path.parent / f"hard_negatives({split_by}).json")
+    if sidecar is not None:
+        features = Features({**features, "hard_negatives": List(HARD_NEGATIVE_FEATURE)})
+        for rows in by_split.values():
+            for row in rows:
+                row["hard_negatives"] = sidecar.get(str(row["ref_id"]), [])
     splits = {name: Dataset.from_list(rows, features=features) for name, rows in sorted(by_split.items())}
     for name, rows in sorted(no_target.items()):
         splits[f"{name}_no_target"] = Dataset.from_list(rows, features=NO_TARGET_FEATURES)
