@@ -9,11 +9,14 @@ STAMP  := $(VENV)/.refaug-installed
 
 .PHONY: demo test test-fast test-vllm lint bench clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# xgrammar constrains the transformers backend's generation to the JSON schema. Its wheel
+	# declares triton (GPU-only, several hundred MB); on CPU it needs only apache-tvm-ffi.
+	$(BIN)/python -m pip install --quiet --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
 	touch $(STAMP)
 
 demo: $(STAMP)
