@@ -49,27 +49,46 @@ def make_backend(name: str, *, model: str | None, workdir: Path) -> Any:
 
     if name == "rules":
         return get_backend("rules")
-    if model is None:
-        from refaug.testing.tiny_llava import build_tiny_llava
-
-        model = str(build_tiny_llava(workdir / "tiny-llava"))
-    sampling = SamplingSettings(temperature=1.0, max_tokens=1024, seed=0)
-    if name == "transformers":
-        return get_backend("transformers", model=model, sampling=sampling, batch_size=8)
     if name == "vllm":
         sys.path.insert(0, str(ROOT / "tests"))
         from vllm_support import CPU_ENGINE_OPTIONS, vllm_available, vllm_environment
 
         os.environ.update(vllm_environment(workdir / "vllm"))
-        ok, why = vllm_available()
+        ok, why = vllm_available()  # also mends a torchvision whose operators do not load
         if not ok:
             raise RuntimeError(why)
-        return get_backend(
-            "vllm", model=model, sampling=sampling, engine_options=dict(CPU_ENGINE_OPTIONS)
-        )
-    raise ValueError(
-        f"backend={name!r} is not valid; choose one of 'rules', 'transformers', 'vllm'"
-    )
+    sampling = SamplingSettings(temperature=1.0, max_tokens=1024, seed=0)
+    model = model or str(_tiny_llava(workdir))
+    if name == "transformers":
+        return get_backend("transformers", model=model, sampling=sampling, batch_size=8)
+    if name == "vllm":
+        # vLLM's CPU build refuses seeded sampling ("CPU Generator does not use offset"): greedy.
+        greedy = SamplingSettings(temperature=0.0, max_tokens=1024)
+        return get_backend("vllm", model=model, sampling=greedy, engine_options=dict(CPU_ENGINE_OPTIONS))
+    raise ValueError(f"backend={name!r} is not valid; choose one of 'rules', 'transformers', 'vllm'")
+
+
+def _tiny_llava(workdir: Path) -> Path:
+    folder = workdir / "tiny-llava"
+    if not (folder / "config.json").is_file():
+        from refaug.testing.tiny_llava import build_tiny_llava
+
+        build_tiny_llava(folder)
+    return folder
+
+
+class _Counting:
+    """Wraps a backend's ``generate`` to count the prompt and answer characters it handles."""
+
+    def __init__(self, backend: Any):
+        self.backend, self.prompt_chars, self.answer_chars = backend, 0, 0
+        self._generate = backend.generate
+
+    def __call__(self, requests: Any) -> list[Any]:
+        answers = self._generate(requests)
+        self.prompt_chars += sum(len(r.prompt) for r in requests)
+        self.answer_chars += sum(len(a) for a in answers if isinstance(a, str))
+        return answers
 
 
 def measure(

@@ -19,7 +19,6 @@ import os
 import pickle
 import re
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from refaug.errors import RefaugError, check_choice
+from refaug.io import atomic_write_bytes, atomic_write_text
 from refaug.records import ROW_FEATURES, VIEW_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def publish(
         (out / "data").mkdir(exist_ok=True)
         for name, ds in dd.items():
             ds.to_parquet(str(out / "data" / f"{name}.parquet"))
-    _atomic_write_text(out / "README.md", dataset_card(dd, info or PublishInfo()))
+    atomic_write_text(out / "README.md", dataset_card(dd, info or PublishInfo()))
     (out / "publish_info.json").write_text(json.dumps(asdict(info or PublishInfo()), indent=2))
     logger.info("published %s to %s", {k: len(v) for k, v in dd.items()}, out)
     return out
@@ -199,24 +199,6 @@ def push_to_hub(
 
 
 # ---------------------------------------------------------------- refer export
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: a crash never leaves half a file."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def refer_tokens(text: str) -> list[str]:
@@ -370,10 +352,10 @@ def to_refer(
     else:
         instances = _instances_from_rows(rows)
         refs = _refs_from_rows(rows, {c["name"]: c["id"] for c in instances["categories"]})
-        _atomic_write_text(folder / "instances.json", json.dumps(instances))
+        atomic_write_text(folder / "instances.json", json.dumps(instances))
     refs = _with_views(refs, rows, include)
-    _atomic_write_bytes(folder / f"refs({split_by}).p", pickle.dumps(refs, protocol=pickle.HIGHEST_PROTOCOL))
-    _atomic_write_text(folder / f"hard_negatives({split_by}).json", json.dumps(_negatives_sidecar(rows)))
+    atomic_write_bytes(folder / f"refs({split_by}).p", pickle.dumps(refs, protocol=pickle.HIGHEST_PROTOCOL))
+    atomic_write_text(folder / f"hard_negatives({split_by}).json", json.dumps(_negatives_sidecar(rows)))
     logger.info("wrote refer folder %s (%d refs)", folder, len(refs))
     return out
 

@@ -308,3 +308,30 @@ def test_a_template_edited_after_pickling_is_refused(tmp_path, scenes):
     path.write_text(path.read_text(encoding="utf-8") + "\nOne more rule.", encoding="utf-8")
     with pytest.raises(TemplateError, match="changed since this ViewGenerator was made"):
         pickle.loads(pickled).run(scenes, show_progress_bar=False)
+
+
+def test_cli_views_writes_a_dataset_and_resumes(tmp_path, capsys):
+    import argparse
+
+    from datasets import load_from_disk
+
+    from refaug.views.cli import register_cli
+
+    parser = argparse.ArgumentParser(prog="refaug")
+    register_cli(parser.add_subparsers(dest="command"))
+    argv = ["views", "--synthetic", "3", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    args = parser.parse_args(argv)
+    assert args.handler(args) == 0
+    out = load_from_disk(str(tmp_path / "out"))
+    assert all(v is not None for v in out["views"])
+    assert "0 images from the cache" in capsys.readouterr().out
+    args = parser.parse_args([*argv[:3], str(tmp_path / "again"), *argv[4:]])
+    assert args.handler(args) == 0
+    assert "3 images from the cache, 0 requests" in capsys.readouterr().out
+
+
+def test_get_backend_refuses_unknown_options():
+    from refaug.views.backends import get_backend
+
+    with pytest.raises(ValueError, match="takes no option base_url"):
+        get_backend("rules", base_url="http://127.0.0.1:1/v1")

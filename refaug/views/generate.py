@@ -35,7 +35,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +44,7 @@ from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
 from refaug.errors import TemplateError, check_choice
+from refaug.io import atomic_write_text
 from refaug.prompts import PromptTemplate, find_template
 from refaug.records import REFERENT_FEATURES, VIEWS_FEATURE, Referent, Views, ViewSource
 from refaug.views.backends.base import ImageRequest, ViewBackend
@@ -426,7 +426,7 @@ class ViewGenerator:
             "views": {rid: v.to_row() for rid, v in views.items()},
             "raw": raw,
         }
-        _write_atomic(path, json.dumps(data, ensure_ascii=False))
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------------- prompt variables
@@ -502,21 +502,6 @@ def _image_digest(image: str | bytes | None) -> str | None:
         return hashlib.sha256(Path(image).read_bytes()).hexdigest()
     except OSError:
         return f"path:{image}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _views_row(views: Views | None) -> dict[str, Any] | None:
