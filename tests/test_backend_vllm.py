@@ -277,7 +277,14 @@ def test_the_server_enforces_response_format(server, scenes) -> None:
         server.model_name, base_url=server.base_url, api_key_env=None, structured=False,
         sampling=SamplingSettings(max_tokens=48), timeout=120, max_retries=0,
     )  # fmt: skip
-    (answer,) = backend.generate([view_request(scenes[0])])
+    import jsonschema
+
+    request = view_request(scenes[0])
+    (answer,) = backend.generate([request])
     assert isinstance(answer, str)
-    with pytest.raises(ValueError):
-        json.loads(answer)
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return  # not JSON at all
+    with pytest.raises(jsonschema.ValidationError):  # or JSON, but not the schema's
+        jsonschema.validate(data, request.json_schema)
