@@ -114,6 +114,32 @@ CASES: list[tuple[str, set[str]]] = [
     ("the light blue car", {"the red car"}),
     ("black and white cow", {"brown and white cow", "black and brown cow"}),
     ("girl with red hair", {"girl with black hair"}),
+    # third batch, from a review of outputs on longer RefCOCOg-style phrases
+    (
+        "the closest of the two zebras",
+        {"the farthest of the two zebras", "the closest of the three zebras"},
+    ),
+    (
+        "the larger of the two teddy bears",
+        {"the smaller of the two teddy bears", "the larger of the three teddy bears"},
+    ),
+    ("two teddy bears", {"three teddy bears"}),
+    ("two people walking with umbrellas", {"three people walking with umbrellas"}),
+    (
+        "a brown leather chair in the corner",
+        {
+            "a white leather chair in the corner",
+            "two brown leather chairs in the corner",
+            "a brown fabric chair in the corner",
+        },
+    ),
+    (
+        "the bus that is parked behind the red car",
+        {
+            "the bus that is parked behind the blue car",
+            "the bus that is parked in front of the red car",
+        },
+    ),
     # not applicable
     ("black guy", set()),
     ("woman in tank top", set()),
@@ -178,3 +204,11 @@ def test_cap_keeps_every_site() -> None:
     got = rw(["the big red ball on the left"])[0]
     assert len(got) == 3
     assert len({c.detail.split(":")[0] for c in got}) == 3
+
+
+def test_count_down_to_one_singularizes() -> None:
+    rw = AttributeRewriter(kinds=("count",), values_per_word=2, max_per_text=None)
+    got = [c.text for c in rw(["two people walking with umbrellas", "Two men are sitting"])[1]]
+    assert got == ["Three men are sitting", "One man is sitting"]
+    got = [c.text for c in rw(["two people walking with umbrellas"])[0]]
+    assert got == ["three people walking with umbrellas", "one person walking with umbrellas"]

@@ -192,6 +192,8 @@ def test_dataset_map_and_stable_fingerprint() -> None:
 def test_dataset_map_with_an_empty_first_batch_needs_output_features() -> None:
     ds = Dataset.from_dict({"expressions": [["left lady"], ["man holding an umbrella"], []]})
     rewrite = Rewriters([NegationRewriter()])
-    mapped = ds.map(rewrite, batched=True, batch_size=1, features=rewrite.output_features(ds.features))
+    mapped = ds.map(
+        rewrite, batched=True, batch_size=1, features=rewrite.output_features(ds.features)
+    )
     assert [len(d) for d in mapped["distractors"]] == [0, 1, 0]
     assert mapped.features["distractors"] == rewrite.output_features(ds.features)["distractors"]

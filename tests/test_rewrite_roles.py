@@ -72,6 +72,16 @@ CASES: list[tuple[str, set[str]]] = [
     ),
     ("a person riding an elephant", {"an elephant riding a person"}),
     ("a man hugging a tree", set()),
+    # third batch, from a review of outputs on longer RefCOCOg-style phrases
+    ("the umpire behind the catcher", {"the catcher behind the umpire"}),
+    (
+        "a black cat lying on top of a white blanket",
+        {"a white cat lying on top of a black blanket"},
+    ),
+    (
+        "a man in a blue shirt talking to a woman in a red dress",
+        {"a man in a red shirt talking to a woman in a blue dress"},
+    ),
     # not applicable (or different animacy: "umbrella holding a man" helps nobody)
     ("man holding an umbrella", set()),
     ("man on left holding bat", set()),

@@ -166,11 +166,15 @@ class AttributeRewriter(Rewriter):
     def _count(self, doc: Doc, rng: random.Random):
         for token in doc:
             noun = token.head
+            while noun.dep_ == "compound" and noun.head.i > noun.i and noun.head.pos_ in NOUN_POS:
+                noun = noun.head  # "two teddy bears": the count is of bears
             if noun.pos_ not in NOUN_POS or noun.i <= token.i:
                 continue
             value = lx.number_value(token.text)
             if token.dep_ == "nummod" and value is not None and 1 <= value <= _MAX_COUNT:
-                options = [value + 1, value - 1] if value > 1 else [value + 1]
+                options = [value + 1]
+                if value > 2 or (value == 2 and not _definite(noun)):
+                    options.append(value - 1)  # not "the one zebras": "the two" names a set
                 for new in self._pick([str(v) for v in options], rng):
                     word = lx.number_like(int(new), token.text)
                     yield token, token.lower_, word, _count_edits(token, noun, int(new), word)
@@ -212,8 +216,6 @@ def _may_apply(kind: str, words: set[str]) -> bool:
 def _describes(token: Token, *, ambiguous: bool) -> bool:
     """Whether a colour word is used as a colour (not "an orange", not a name)."""
     if token.pos_ in ("VERB", "AUX", "ADP", "DET", "PRON"):
-        return False
-    if token.ent_type_ in ("PERSON", "ORG", "GPE"):
         return False
     if not ambiguous:
         return True
@@ -300,6 +302,10 @@ def _countable(doc: Doc, noun: Token) -> bool:
         return False  # "playing in two parks": a place, not a count anyone meant
     det = next(c for c in noun.children if c.dep_ == "det")
     return det.i == 0 or doc[det.i - 1].lower_ not in _NOT_COUNT_BEFORE_ARTICLE
+
+
+def _definite(noun: Token) -> bool:
+    return any(c.dep_ in ("det", "poss") and c.lower_ not in ("a", "an") for c in noun.children)
 
 
 def _count_edits(number: Token, noun: Token, value: int, word: str) -> list[Edit]:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from lemminflect import getInflection
 from spacy.tokens import Doc, Token
 
-from refaug.rewrite.lexicon import PLURAL_OVERRIDES
+from refaug.rewrite.lexicon import PLURAL_OVERRIDES, SINGULAR_OVERRIDES
 
 PLURAL_TAGS: frozenset[str] = frozenset({"NNS", "NNPS"})
 SUBJECT_DEPS: frozenset[str] = frozenset({"nsubj", "nsubjpass"})
@@ -142,6 +142,8 @@ def singularize(token: Token) -> str:
     """The singular of a noun token, in its case ("men" -> "man")."""
     if not is_plural(token):
         return token.text
+    if token.lower_ in SINGULAR_OVERRIDES:
+        return same_case(SINGULAR_OVERRIDES[token.lower_], token.text)
     forms = getInflection((token.lemma_ or token.text).lower(), tag="NN")
     return same_case(forms[0] if forms else token.lemma_, token.text)
 

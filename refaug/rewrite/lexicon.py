@@ -171,6 +171,8 @@ PLURAL_OVERRIDES: MappingProxyType[str, str] = MappingProxyType(
     {"person": "people", "fish": "fish", "sheep": "sheep", "deer": "deer"}
 )
 
+SINGULAR_OVERRIDES: MappingProxyType[str, str] = MappingProxyType({"people": "person"})
+
 # --------------------------------------------------------------------------- material
 MATERIAL_CONTRASTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {

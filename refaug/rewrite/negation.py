@@ -103,7 +103,7 @@ def _remove_neg_word(doc: Doc, neg: Token) -> Found:
         and verb.tag_ == "VB"
         and verb.i > neg.i
     ):
-        form = getInflection(verb.lemma_, tag=aux.tag_)
+        form = getInflection(verb.lower_, tag=aux.tag_)  # after "do", the verb is in its base form
         if form:
             edits = [
                 Edit(aux.i, neg.i + 1, ""),
@@ -159,6 +159,8 @@ def _verb(doc: Doc, token: Token) -> Found | None:
     if aux is not None:
         if aux.lower_ in ("to", "'s", "'re", "'m") or aux.tag_ == "TO":
             return None
+        if aux.tag_ in ("VBG", "VBN", "VB"):  # "being ridden" -> "not being ridden"
+            return [Edit(aux.i, aux.i, "not")], f"add not: {aux.lower_} {token.lower_}"
         return [Edit(aux.i + 1, aux.i + 1, "not")], f"add not: {aux.lower_} {token.lower_}"
     if token.lemma_ == "be" and token.tag_ in _FINITE_TAGS:
         if token.i + 1 < len(doc) and doc[token.i + 1].lower_ in ("n't", "not"):
@@ -167,11 +169,21 @@ def _verb(doc: Doc, token: Token) -> Found | None:
     if token.tag_ in _FINITE_TAGS and token.pos_ == "VERB":
         subject = next((c for c in token.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subject is not None and _participle_fragment(token, subject):
-            return [Edit(token.i, token.i, "not")], f"add not: {token.lower_}"
+            start = _before_adverbs(doc, token)
+            return [Edit(start, start, "not")], f"add not: {token.lower_}"
         return _do_support(token) if subject is not None else None
     if token.tag_ in ("VBG", "VBN") and _is_participle_phrase(doc, token):
-        return [Edit(token.i, token.i, "not")], f"add not: {token.lower_}"
+        start = _before_adverbs(doc, token)
+        return [Edit(start, start, "not")], f"add not: {token.lower_}"
     return None
+
+
+def _before_adverbs(doc: Doc, verb: Token) -> int:
+    """Where "not" goes before a participle: before its "-ly" adverbs ("not partially hidden")."""
+    start = verb.i
+    while start > 0 and doc[start - 1].dep_ == "advmod" and doc[start - 1].lower_.endswith("ly"):
+        start -= 1
+    return start
 
 
 def _participle_fragment(verb: Token, subject: Token) -> bool:
@@ -233,8 +245,10 @@ def _preposition(doc: Doc, prep: Token) -> Found | None:
     if prep.head.dep_ == "attr" and any(c.dep_ == "expl" for c in prep.head.head.children):
         return None  # "There are people in the picture": negate the existence instead
     objects = [c for c in prep.children if c.dep_ == "pobj"]
-    if not objects or any(o.lemma_.lower() in FRAME_NOUNS for o in objects):
-        return None
+    if not objects or any(o.lemma_.lower() in FRAME_NOUNS or o.pos_ == "PRON" for o in objects):
+        return None  # "not in the picture", "a slice of cake not on it"
+    if prep.head.dep_ == "pobj" and prep.head.head.lower_ == "of":
+        return None  # "a cup of coffee not on the table": the "of" phrase is not the referent
     if prep.i > 0 and doc[prep.i - 1].lower_ in ("not", "n't"):
         return None
     return [Edit(prep.i, prep.i, "not")], f"add not: {prep.lower_}"

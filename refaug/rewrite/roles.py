@@ -162,13 +162,10 @@ def _prepositional_objects(head: Token) -> Iterator[Token]:
 
 
 def _animate(token: Token) -> bool:
+    # From the lexicon only, not from NER: the output must not depend on which parser
+    # components are enabled (NER is off by default, for speed).
     lemma = token.lemma_.lower()
-    return (
-        lemma in lx.PERSON_NOUNS
-        or lemma in lx.ANIMAL_NOUNS
-        or token.lower_ in lx.PERSON_NOUNS
-        or token.ent_type_ == "PERSON"
-    )
+    return lemma in lx.PERSON_NOUNS or lemma in lx.ANIMAL_NOUNS or token.lower_ in lx.PERSON_NOUNS
 
 
 # ---------------------------------------------------------------------- the swap
