@@ -16,6 +16,7 @@ import numpy as np
 from datasets import Dataset, Features, List, Value, concatenate_datasets
 
 from refaug.errors import check_choice
+from refaug.records import CANDIDATE_FEATURE
 
 if TYPE_CHECKING:
     from refaug.config import RunConfig
@@ -79,9 +80,10 @@ def build_rewriters(config: RunConfig):
 def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     """spaCy distractors of each referent's expressions and views, in a ``distractors`` column."""
     if not config.rewriters:
-        return ds.add_column("distractors", [[] for _ in range(len(ds))])
+        return ds.add_column("distractors", [[] for _ in range(len(ds))], feature=List(CANDIDATE_FEATURE))
     rewriters = build_rewriters(config)
-    out = ds.map(rewriters, batched=True, batch_size=512, desc="rewrite")
+    out = ds.map(rewriters, batched=True, batch_size=512, desc="rewrite",
+                 features=rewriters.output_features(ds.features))
     kinds = Counter(c["kind"] for row in out["distractors"] for c in row)
     context.stats["rewrite"] = {"distractors": sum(kinds.values()), "by_kind": dict(kinds)}
     return out
