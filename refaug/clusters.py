@@ -86,6 +86,7 @@ class ClusterClassifier:
         self.threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
         self.margin = float(margin)
         self._embedder = embedder
+        self._default_embedder = embedder is None
 
     def __repr__(self) -> str:
         return (
@@ -100,7 +101,10 @@ class ClusterClassifier:
                 "embedder": embedder}
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        state = dict(self.__dict__)
+        if self._default_embedder:
+            state["_embedder"] = None  # created on first use: being used must not change the hash
+        return state
 
     @property
     def embedder(self) -> Embedder:
