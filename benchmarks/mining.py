@@ -109,7 +109,7 @@ def _with_outline(text: str, color: str) -> str:
     return f"{text} with {'an' if color[0] in 'aeiou' else 'a'} {color} outline"
 
 
-def make_clusters(n_referents: int, *, seed: int = 0) -> list[tuple[str, str, str]]:
+def make_clusters(n_referents: int, *, seed: int = 0, distinct: bool = True) -> list[tuple[str, str, str]]:
     """``n_referents`` clusters of three distinct texts (appearance, spatial, relation views),
     in the style of the synthetic scenes' expressions; every text in the corpus is distinct."""
     rng = np.random.default_rng(seed)
@@ -128,7 +128,7 @@ def make_clusters(n_referents: int, *, seed: int = 0) -> list[tuple[str, str, st
             f"{c} {s} {rng.choice(RELATIONS)} the {rng.choice(COLORS)} {rng.choice(SHAPES)} "
             f"{rng.choice(WHERE)}",
         )
-        if any(t in seen for t in texts):
+        if distinct and any(t in seen for t in texts):
             continue
         seen.update(texts)
         clusters.append(texts)
@@ -173,11 +173,30 @@ def _load_inputs(workdir: Path, size: int) -> tuple[list[tuple[str, str, str]], 
     return [tuple(c) for c in clusters], vectors
 
 
+def _precomputed_embedder(workdir: Path, size: int):
+    from refaug.embed import Embedder
+
+    clusters, _ = _load_inputs(workdir, size)
+    row = {t: i for i, t in enumerate(t for c in clusters for t in c)}
+    n_rows = len(row)
+
+    class PrecomputedEmbedder(Embedder):
+        """Reads the shared embeddings (inside the timed call, as sentence-transformers does)."""
+
+        def encode_distinct(self, texts, *, show_progress_bar=None):
+            vectors = np.load(workdir / "vectors.npy", mmap_mode="r")[:n_rows]
+            index = np.fromiter((row[t] for t in texts), np.int64, len(texts))
+            if np.array_equal(index, np.arange(n_rows)):
+                return np.array(vectors)  # one copy in memory, as on the other side
+            return np.asarray(vectors)[index]
+
+    return PrecomputedEmbedder()
+
+
 def worker_refaug(workdir: Path, size: int, num_negatives: int) -> dict:
     from datasets import Dataset
 
     from refaug.clusters import ClusterClassifier
-    from refaug.embed import Embedder
     from refaug.mining import mine_hard_negatives
 
     clusters, _ = _load_inputs(workdir, size)
@@ -189,7 +208,7 @@ def worker_refaug(workdir: Path, size: int, num_negatives: int) -> dict:
             "expressions": [list(c) for c in clusters],
         }
     )
-    embedder = Embedder(cache_dir=workdir / "cache")
+    embedder = _precomputed_embedder(workdir, size)
     _ = embedder.model  # load the model on both sides, so the baselines compare
     # Guards off, as on the sentence-transformers side: nothing is "inside the cluster".
     classifier = ClusterClassifier("centroid", threshold=1.5, embedder=embedder)
@@ -282,10 +301,79 @@ def worker_st(workdir: Path, size: int, num_negatives: int) -> dict:
     }
 
 
+# ------------------------------------------------------------------------- scale
+
+
+def _word_embedder():
+    from refaug.embed import Embedder
+
+    class WordEmbedder(Embedder):
+        """MiniLM word vectors composed per text (see word_vectors), computed in the call."""
+
+        def encode_distinct(self, texts, *, show_progress_bar=None):
+            return word_vectors(list(texts), Embedder())
+
+    return WordEmbedder()
+
+
+def _distractors(texts: tuple[str, str, str], rng: np.random.Generator) -> list[dict]:
+    appearance, _, relation = texts
+    color = appearance.split()[3]  # "the {size} {pattern} {colour} {shape} with ..."
+    other = str(rng.choice([c for c in COLORS if c != color]))
+    subject, _, rest = relation.partition(" the ")  # "{colour} {shape} {relation} the {colour} {shape} ..."
+    words, target = subject.split(), rest.split()[:2]
+    return [
+        {"text": appearance.replace(f" {color} ", f" {other} ", 1), "kind": "attribute",
+         "detail": f"color: {color} -> {other}", "origin": appearance},
+        {"text": "not " + appearance, "kind": "negation", "detail": "negated", "origin": appearance},
+        {"text": f"the {' '.join(target)} {' '.join(words[2:])} the {' '.join(words[:2])}",
+         "kind": "role_reversal", "detail": "subject <-> object", "origin": relation},
+    ]
+
+
+def scale_run(n_referents: int) -> dict:
+    """All sources on ``n_referents`` referents with 3 cluster texts and 3 distractors each."""
+    from datasets import Dataset
+
+    from refaug.mining import mine_hard_negatives
+
+    rng = np.random.default_rng(1)
+    clusters = make_clusters(n_referents, seed=1, distinct=False)
+    ds = Dataset.from_dict({
+        "referent_id": [f"ref-{i}" for i in range(n_referents)],
+        "image_id": [i // 4 for i in range(n_referents)],
+        "category": [c[0].split()[-5] for c in clusters],  # the shape word of the appearance text
+        "expressions": [list(c) for c in clusters],
+        "distractors": [_distractors(c, rng) for c in clusters],
+    })
+    with PeakRSS(interval=0.05) as rss:
+        start = time.perf_counter()
+        out = mine_hard_negatives(ds, embedder=_word_embedder(), num_negatives=30, show_progress_bar=False)
+        seconds = time.perf_counter() - start
+    counts = [len(n) for n in out["hard_negatives"]]
+    return {"referents": n_referents, "cluster_texts": 3 * n_referents, "distractors": 3 * n_referents,
+            "seconds": seconds, "baseline_rss_mb": rss.baseline / 2**20, "peak_rss_mb": rss.peak / 2**20,
+            "work_rss_mb": (rss.peak - rss.baseline) / 2**20, "mean_negatives": float(np.mean(counts)),
+            "referents_with_30": int(np.sum(np.asarray(counts) == 30))}
+
+
 # ------------------------------------------------------------------------ driver
 
 
-def prepare(workdir: Path, max_size: int) -> float:
+def word_vectors(texts: list[str], embedder) -> np.ndarray:
+    """A fast stand-in for encoding every text: MiniLM vectors of the distinct words, summed
+    with weights falling along the text (so word order matters), centred and normalised."""
+    words = sorted({w for t in texts for w in t.split()})
+    table = dict(zip(words, embedder.encode(words), strict=True))
+    out = np.zeros((len(texts), len(table[words[0]])), np.float32)
+    for i, t in enumerate(texts):
+        for j, w in enumerate(t.split()):
+            out[i] += table[w] / (1.0 + 0.25 * j)
+    out -= out.mean(axis=0)  # centred: cosines spread like a sentence encoder's, not all ~0.9
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def prepare(workdir: Path, max_size: int, embeddings: str) -> float:
     """Generate the texts and embed them once (cached); return the encoding throughput."""
     from refaug.embed import Embedder
 
@@ -295,10 +383,10 @@ def prepare(workdir: Path, max_size: int) -> float:
     texts = [t for c in clusters for t in c]
     embedder = Embedder(cache_dir=workdir / "cache", batch_size=128, show_progress_bar=True)
     start = time.perf_counter()
-    vectors = embedder.encode(texts)
+    vectors = embedder.encode(texts) if embeddings == "model" else word_vectors(texts, embedder)
     seconds = time.perf_counter() - start
     np.save(workdir / "vectors.npy", vectors)
-    logger.info("embedded %d texts in %.1f s", len(texts), seconds)
+    logger.info("embedded %d texts (%s) in %.1f s", len(texts), embeddings, seconds)
     return len(texts) / seconds
 
 
@@ -400,22 +488,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--worker", choices=("refaug", "sentence_transformers"))
     parser.add_argument("--size", type=int)
-    parser.add_argument(
-        "--prepare-only", action="store_true", help="only generate and embed the texts"
-    )
+    parser.add_argument("--embeddings", choices=("model", "words"), default="model",
+                        help="model: encode every text with all-MiniLM-L6-v2; words: MiniLM word "
+                             "vectors composed per text (fast stand-in where encoding is too slow)")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="instead: mine N referents with every source (word-vector embeddings)")
+    parser.add_argument("--prepare-only", action="store_true", help="only generate and embed the texts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.scale:
+        result = scale_run(args.scale)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"mining_scale_{args.scale}.json").write_text(json.dumps(result, indent=2))
+        logger.info("%s", result)
+        return
     if args.worker:
         work = worker_refaug if args.worker == "refaug" else worker_st
         result = work(args.workdir, args.size, args.num_negatives)
         (args.workdir / f"result_{args.worker}_{args.size}.json").write_text(json.dumps(result))
         return
-    throughput = prepare(args.workdir, max(args.sizes))
+    throughput = prepare(args.workdir, max(args.sizes), args.embeddings)
     if args.prepare_only:
         return
     rows = compare(args.workdir, sorted(args.sizes), args.num_negatives, args.timeout)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"encode_texts_per_second": throughput, "cpu_threads": os.cpu_count(), "rows": rows}
+    report = {"embeddings": args.embeddings, "encode_texts_per_second": throughput,
+              "cpu_threads": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}
     (RESULTS / "mining_benchmark.json").write_text(json.dumps(report, indent=2))
     plot(rows, RESULTS / "mining_scaling.png")
     for r in rows:

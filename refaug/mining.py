@@ -51,6 +51,14 @@ from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE
 logger = logging.getLogger(__name__)
 
 # =============================================================================== search
+#
+# topk_outside: for each query vector, the k most similar corpus rows outside an excluded range
+# (the query's own image) and below a per-query ceiling, by blocked matrix products: memory is
+# about query_chunk x corpus_chunk scores, never corpus x corpus. With precision="bf16" the
+# blocks are multiplied in bfloat16 (about 5x fp32 on CPUs with AVX512-BF16/AMX) and the
+# candidates re-scored in fp32; a query's answer is accepted only when the error bound proves no
+# other row can enter its top k, else it is searched again (wider, then fp32): the result is
+# the fp32 exact search's.
 
 Precision = Literal["auto", "bf16", "fp32"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -68,7 +76,7 @@ _ACCUMULATION_ERROR = 1e-4
 # Candidates fetched per query in the bf16 passes, (multiple of k, extra): a query whose
 # exactness cannot be proven with the first width is searched again with the second, then
 # in fp32. The share of queries that needed each pass is logged (benchmarks/mining.py).
-_BF16_WIDTHS = ((2, 16), (4, 32))
+_BF16_WIDTHS = ((2, 16), (8, 64))
 _RESCORE_ROWS = 256
 
 
@@ -111,7 +119,8 @@ def _block_topk(
     limit = ceiling.to(queries.dtype).unsqueeze(1)
     for c0 in range(0, n_corpus, corpus_chunk):
         block = queries @ corpus[c0 : c0 + corpus_chunk].T
-        block.masked_fill_(block >= limit, -float("inf"))
+        if bool(torch.isfinite(limit).any()):  # no ceiling at all: skip a pass over the block
+            block.masked_fill_(block >= limit, -float("inf"))
         _mask_excluded(block, start, end, c0)
         v, i = torch.topk(block, min(k, block.shape[1]), dim=1)
         best_v = torch.cat([best_v, v.float()], dim=1)
@@ -129,9 +138,10 @@ def _rescore(
     """Exact fp32 scores of the candidates ``index``; -inf where missing or at the ceiling."""
     out = torch.empty_like(approx)
     for r0 in range(0, queries.shape[0], _RESCORE_ROWS):
-        q = queries[r0 : r0 + _RESCORE_ROWS]
-        cand = corpus[index[r0 : r0 + _RESCORE_ROWS].clamp(min=0)]
-        out[r0 : r0 + _RESCORE_ROWS] = torch.einsum("qd,qkd->qk", q, cand)
+        q = queries[r0 : r0 + _RESCORE_ROWS].unsqueeze(2)
+        rows = index[r0 : r0 + _RESCORE_ROWS].clamp(min=0)
+        cand = torch.index_select(corpus, 0, rows.flatten()).view(*rows.shape, corpus.shape[1])
+        out[r0 : r0 + _RESCORE_ROWS] = torch.bmm(cand, q).squeeze(2)
     out[torch.isinf(approx)] = -float("inf")
     out[out >= ceiling.unsqueeze(1)] = -float("inf")
     return out
@@ -141,9 +151,14 @@ def _bf16_pass(
     queries: torch.Tensor, corpus: torch.Tensor, corpus_low: torch.Tensor, *, k: int, wide: int,
     ceiling: torch.Tensor, start: np.ndarray, end: np.ndarray, corpus_chunk: int, corpus_error: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """bf16 candidates, exact fp32 re-score, and which queries are provably complete."""
+    """bf16 candidates, exact fp32 re-score, and which queries are provably complete.
+
+    Rows whose bf16 score is at or above ``ceiling + BF16_ERROR`` (plus one bf16 ulp for the
+    rounding of the limit itself) cannot be below the ceiling and are masked; rows between the
+    ceiling and that limit take places in the list and are dropped at the re-score.
+    """
     low = queries.to(torch.bfloat16)
-    approx, index = _block_topk(low, corpus_low, k=wide, ceiling=ceiling + 2 * BF16_ERROR,
+    approx, index = _block_topk(low, corpus_low, k=wide, ceiling=ceiling + BF16_ERROR + 2.0**-7,
                                 start=start, end=end, corpus_chunk=corpus_chunk)
     exact = _rescore(queries, corpus, approx, index, ceiling)
     exact, pos = torch.sort(exact, dim=1, descending=True)
@@ -545,6 +560,13 @@ def _fill_categories(data: _Data) -> np.ndarray:
 # ----------------------------------------------------------------- cross image
 
 
+def _rows(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``matrix[index]``, as a view (no copy) when ``index`` is a contiguous ascending range."""
+    if len(index) and index[-1] - index[0] == len(index) - 1 and (np.diff(index) == 1).all():
+        return matrix[index[0] : index[-1] + 1]
+    return matrix[index]
+
+
 @dataclass
 class _CrossResult:
     """Per referent, the nearest texts of other images: vocab index, owner, score."""
@@ -579,7 +601,7 @@ def _cross_image(data: _Data, ceiling: np.ndarray, *, k: int, same_class: bool, 
         finder = topk_outside if search == "torch" else topk_outside_faiss
         options = dict(query_chunk=query_chunk, corpus_chunk=corpus_chunk, precision=precision,
                        device=device, show_progress_bar=show_progress_bar) if search == "torch" else {}
-        scores, index = finder(data.centroid[queries], data.vectors[corpus_vocab[lo:hi]], k=k,
+        scores, index = finder(data.centroid[queries], _rows(data.vectors, corpus_vocab[lo:hi]), k=k,
                                ceiling=ceiling[queries], exclude_start=start, exclude_end=end, **options)
         found = index >= 0
         pos = np.where(found, index + lo, 0)

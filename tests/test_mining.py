@@ -317,3 +317,19 @@ def test_scale_memory_is_bounded(tmp_path):
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert len(out) == n and all(len(r) == 10 for r in out["hard_negatives"][:100])
     assert grown_mb < 1500  # a dense 90k x 30k score matrix alone would be 10 GB
+
+
+def test_mines_refer_format_files(tmp_path, embedder):
+    from datasets import concatenate_datasets
+
+    from refaug.data.refer import load_refer
+    from tests import refer_files
+
+    refer_files.write_refer(tmp_path)
+    ds = concatenate_datasets(list(load_refer(tmp_path).values()))
+    out = mine_hard_negatives(ds, embedder=embedder, num_negatives=5)
+    assert out.features["hard_negatives"] == List(HARD_NEGATIVE_FEATURE) and len(out) == len(ds)
+    first = out[0]
+    assert first["expressions"] and all(n["text"] not in first["expressions"] for n in first["hard_negatives"])
+    triplets = mine_hard_negatives(ds, embedder=embedder, num_negatives=5, output_format="triplet")
+    assert triplets.column_names == ["anchor", "positive", "negative"]
