@@ -16,7 +16,7 @@ from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
 # Modules that add their own subcommands through ``register_cli(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("refaug.views.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("refaug.views.cli", "refaug.mining")
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -44,7 +44,8 @@ class RunConfig:
         backend, model, base_url, template, view_batch_size, max_retries: the view stage.
         rewriters, max_per_text: the rewrite stage (empty ``rewriters`` skips it).
         embedder, embed_batch_size: the sentence encoder (None: all-MiniLM-L6-v2).
-        method, threshold: the cluster judgement.
+        method, threshold: the cluster judgement (threshold None: the method's calibrated
+            default, see refaug.clusters.DEFAULT_THRESHOLDS).
         num_negatives, sources, same_class, max_similarity, relative_margin, diversity: mining.
         out: the run folder.
         to_refer: also export a refer-toolkit folder to ``<out>/refer``.
@@ -76,12 +77,12 @@ class RunConfig:
     embedder: str | None = None
     embed_batch_size: int = 128
     method: Method = "centroid"
-    threshold: float = 0.7
+    threshold: float | None = None
     num_negatives: int = 30
     mining_sources: tuple[str, ...] = ("same_image", "cross_image", "distractors")
     same_class: bool = False
     max_similarity: float | None = None
-    relative_margin: float | None = None
+    relative_margin: float | None = 0.05
     diversity: float = 0.0
     # publish
     out: str = "runs/refaug"

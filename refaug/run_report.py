@@ -61,7 +61,10 @@ def publish_info(config: RunConfig, stats: dict[str, dict[str, Any]]):
               "refer": f"{config.dataset} ({config.split_by})",
               "disk": f"{config.disk_path}"}[config.source]
     info = versions(config)
-    thresholds = {f"{config.method} threshold": config.threshold}
+    from refaug.clusters import DEFAULT_THRESHOLDS
+
+    threshold = config.threshold if config.threshold is not None else DEFAULT_THRESHOLDS[config.method]
+    thresholds = {f"{config.method} threshold": threshold}
     if config.max_similarity is not None:
         thresholds["max_similarity"] = config.max_similarity
     if config.relative_margin is not None:

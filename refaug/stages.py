@@ -139,6 +139,7 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     """Hard negatives per split (no negative crosses a split boundary)."""
+    from refaug.clusters import ClusterClassifier
     from refaug.mining import mine_hard_negatives
 
     embedder = build_embedder(config, context)
@@ -151,7 +152,7 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
             num_negatives=config.num_negatives,
             sources=tuple(config.mining_sources),
             same_class=config.same_class,
-            threshold=config.threshold,
+            classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
             max_similarity=config.max_similarity,
             relative_margin=config.relative_margin,
             diversity=config.diversity,

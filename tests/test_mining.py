@@ -333,3 +333,22 @@ def test_mines_refer_format_files(tmp_path, embedder):
     assert first["expressions"] and all(n["text"] not in first["expressions"] for n in first["hard_negatives"])
     triplets = mine_hard_negatives(ds, embedder=embedder, num_negatives=5, output_format="triplet")
     assert triplets.column_names == ["anchor", "positive", "negative"]
+
+
+def test_faiss_search_matches_the_torch_search(scenes, embedder):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(2)
+    corpus, queries = unit_rows(rng, 400), unit_rows(rng, 50)
+    start = rng.integers(0, 390, size=50)
+    end = start + 5
+    from refaug.mining import topk_outside_faiss
+
+    want, want_i = topk_outside(queries, corpus, k=5, exclude_start=start, exclude_end=end, precision="fp32")
+    got, got_i = topk_outside_faiss(queries, corpus, k=5, exclude_start=start, exclude_end=end)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    torch_out = mine_hard_negatives(scenes, embedder=embedder, num_negatives=5, sources=("cross_image",))
+    faiss_out = mine_hard_negatives(scenes, embedder=embedder, num_negatives=5, sources=("cross_image",),
+                                    search="faiss")
+    same = [a["text"] == b["text"] for ra, rb in zip(torch_out, faiss_out, strict=True)
+            for a, b in zip(ra["hard_negatives"], rb["hard_negatives"], strict=False)]
+    assert np.mean(same) > 0.95
