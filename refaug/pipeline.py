@@ -22,7 +22,6 @@ import shutil
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -293,10 +292,3 @@ def default_stages() -> tuple[Stage, ...]:
         Stage("classify", CLASSIFY_FIELDS, stages.classify_stage),
         Stage("mine", MINE_FIELDS, stages.mine_stage),
     )
-
-
-def count_kinds(rows: list[list[dict]] | None) -> Counter:
-    counts: Counter = Counter()
-    for items in rows or []:
-        counts.update(item["kind"] for item in items or ())
-    return counts

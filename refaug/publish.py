@@ -65,13 +65,13 @@ class PublishInfo:
 # ---------------------------------------------------------------- dataset card
 
 
-def negative_counts(dd: DatasetDict) -> Counter:
-    """Kept negatives per kind, over all splits."""
+def kind_counts(dd: DatasetDict, column: str = "hard_negatives") -> Counter:
+    """Items per ``kind`` in a list column (kept negatives by default), over all splits."""
     counts: Counter = Counter()
     for ds in dd.values():
-        if "hard_negatives" in ds.column_names:
-            for negatives in ds["hard_negatives"]:
-                counts.update(n["kind"] for n in negatives or ())
+        if column in ds.column_names:
+            for items in ds[column]:
+                counts.update(item["kind"] for item in items or ())
     return counts
 
 
@@ -88,7 +88,7 @@ def dataset_card(dd: DatasetDict, info: PublishInfo) -> str:
             {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in dd]}
         ],
     }
-    kinds = negative_counts(dd)
+    kinds = kind_counts(dd)
     lines = [
         "---",
         yaml.safe_dump(metadata, sort_keys=False).strip(),

@@ -79,24 +79,17 @@ def publish_info(config: RunConfig, stats: dict[str, dict[str, Any]]):
     )
 
 
-def _kinds(dd: DatasetDict, column: str) -> Counter:
-    counts: Counter = Counter()
-    for ds in dd.values():
-        if column in ds.column_names:
-            for items in ds[column]:
-                counts.update(i["kind"] for i in items or ())
-    return counts
-
-
 def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
     """Referents and views per split, candidates and kept negatives by kind, rejections by rule."""
+    from refaug.publish import kind_counts
+
     rows = []
     for name, ds in dd.items():
         views = sum(v is not None for v in ds["views"]) if "views" in ds.column_names else 0
         rows.append((name, len(ds), views, sum(len(n or ()) for n in ds["hard_negatives"])))
     parts = [format_table(rows, ["split", "referents", "with views", "negatives"], title="referents")]
-    candidates = Counter(stats.get("mine", {}).get("candidates_by_kind", {})) or _kinds(dd, "distractors")
-    kept = _kinds(dd, "hard_negatives")
+    candidates = Counter(stats.get("mine", {}).get("candidates_by_kind", {})) or kind_counts(dd, "distractors")
+    kept = kind_counts(dd)
     kinds = sorted(set(candidates) | set(kept))
     parts.append(format_table([(k, candidates.get(k, 0), kept.get(k, 0)) for k in kinds],
                               ["kind", "candidates", "kept"], title="negatives by kind"))

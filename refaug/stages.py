@@ -113,17 +113,19 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
     from refaug.clusters import ClusterClassifier
 
     classifier = ClusterClassifier(config.method, threshold=config.threshold, embedder=build_embedder(config, context))
-    embedder = classifier.embedder
     columns = [c for c in ("expressions", "views", "distractors") if c in ds.column_names]
+    rows = [(_cluster(row), [c["text"] for c in row.get("distractors") or ()]) for row in ds.select_columns(columns)]
+    distinct = sorted({t for members, candidates in rows for t in (*members, *candidates)})
+    vectors = classifier.embedder.encode(distinct)  # one batched pass over the whole corpus
+    index = {text: i for i, text in enumerate(distinct)}
     stats, distractor_sims = [], []
     negatives = total = 0
-    for row in ds.select_columns(columns):
-        members = _cluster(row)
-        candidates = [c["text"] for c in row.get("distractors") or ()]
-        member_emb = embedder.encode(members)
+    for members, candidates in rows:
+        member_emb = vectors[[index[t] for t in members]]
         centroid = member_emb.mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        sims = classifier.similarity_embeddings(member_emb, embedder.encode(candidates)) if candidates else np.zeros(0)
+        sims = (classifier.similarity_embeddings(member_emb, vectors[[index[t] for t in candidates]])
+                if candidates else np.zeros(0))
         negatives += int((sims < classifier.threshold).sum())
         total += len(candidates)
         member_sims = member_emb @ centroid

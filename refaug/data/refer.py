@@ -164,8 +164,9 @@ def _views(ref: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _expressions(ref: dict[str, Any], where: dict[str, Any]) -> list[str]:
-    sentences = [s for s in ref["sentences"] if not (isinstance(s, dict) and s.get("view"))] if isinstance(
-        ref["sentences"], list) else ref["sentences"]
+    sentences = ref["sentences"]
+    if isinstance(sentences, list):  # views appended by a refaug export are not originals
+        sentences = [s for s in sentences if not (isinstance(s, dict) and s.get("view"))]
     if not isinstance(sentences, list) or not sentences:
         raise DataError("the ref has no sentences", **where, fix="drop the ref or add its sentences")
     texts = []
