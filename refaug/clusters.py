@@ -8,7 +8,13 @@ Three methods judge a candidate against it:
 - ``"radius"``: the same similarity against a per-cluster cut-off, the lowest
   member-to-centroid similarity minus ``margin`` (a tight cluster is strict, a loose
   one lenient);
-- ``"nearest"``: the largest similarity to any single member, negative below ``threshold``.
+- ``"nearest"``: the largest similarity to any single member, negative below ``threshold``;
+- ``"contrast"``: the centroid cosine combined with the contrastive attributes the texts
+  state (:mod:`refaug.contrast`): a conflict ("left" vs "right" of the same head noun)
+  pushes a candidate out, an agreement in; the weight of each kind is a logistic model
+  fitted on labelled pairs (:class:`~refaug.contrast.ContrastModel`), the similarity is
+  P(same referent), negative below ``threshold``. :meth:`ClusterClassifier.explain` lists
+  what it found.
 
 :func:`calibrate_threshold` chooses the threshold from labelled pairs (same referent vs
 other objects) and reports the ROC AUC, the operating point and a plot.
@@ -30,23 +36,42 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from refaug.contrast import (
+    ContrastModel,
+    Description,
+    Finding,
+    compare,
+    describe_texts,
+    pair_features,
+)
 from refaug.embed import Embedder
 from refaug.errors import check_choice
 
 logger = logging.getLogger(__name__)
 
-ClusterMethod = Literal["centroid", "radius", "nearest"]
+ClusterMethod = Literal["centroid", "radius", "nearest", "contrast"]
 CLUSTER_METHODS: tuple[str, ...] = get_args(ClusterMethod)
 
 # Default thresholds per method: the maximum-F1 points of the calibration run
 # `refaug calibrate --synthetic 400 --method M` (all-MiniLM-L6-v2, synthetic scenes, seed 0),
 # recorded in benchmarks/results/calibration_synthetic.json: centroid 0.598 (AUC 0.783),
 # nearest 0.597 (AUC 0.744), rounded. Re-calibrate for another encoder or dataset.
-DEFAULT_THRESHOLDS: dict[str, float] = {"centroid": 0.60, "radius": 0.60, "nearest": 0.60}
+# "contrast": P(same referent) at 0.5, the balanced logistic model's own decision point
+# (its weights, DEFAULT_CONTRAST_MODEL, are fitted with classes balanced).
+DEFAULT_THRESHOLDS: dict[str, float] = {"centroid": 0.60, "radius": 0.60, "nearest": 0.60,
+                                        "contrast": 0.50}
 # Margin below the loosest member for "radius": the same run's maximum-F1 offset of
 # (similarity - loosest member), -0.222, rounded (AUC 0.834). "radius" uses the centroid
 # threshold above for single-member clusters, whose spread is unknown.
 DEFAULT_RADIUS_MARGIN = 0.22
+
+
+# The contrast model's weights: fitted by `python benchmarks/contrast.py --fit-defaults`
+# (all-MiniLM-L6-v2; labelled pairs of the hand-written RefCOCO-style set
+# benchmarks/data/refcoco_style.jsonl, even image ids, plus 400 synthetic scenes); results in
+# benchmarks/results/contrast.json. Re-fit for another encoder or dataset with
+# calibrate_threshold(dataset, method="contrast").
+DEFAULT_CONTRAST_MODEL = ContrastModel(intercept=-6.0, weights={"cosine": 10.0}, fitted_on="placeholder")
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -80,13 +105,18 @@ class ClusterClassifier:
         threshold: float | None = None,
         margin: float = DEFAULT_RADIUS_MARGIN,
         embedder: Embedder | None = None,
+        model: ContrastModel | dict[str, Any] | None = None,
     ) -> None:
         check_choice("method", method, CLUSTER_METHODS)
         self.method = method
         self.threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
         self.margin = float(margin)
+        if isinstance(model, dict):
+            model = ContrastModel.from_dict(model)
+        self.model = model or DEFAULT_CONTRAST_MODEL if method == "contrast" else None
         self._embedder = embedder
         self._default_embedder = embedder is None
+        self._descriptions: dict[str, Description] = {}
 
     def __repr__(self) -> str:
         return (
@@ -97,14 +127,36 @@ class ClusterClassifier:
     def config(self) -> dict[str, Any]:
         """The options that determine the judgements (what the fingerprint hashes)."""
         embedder = self._embedder.config() if self._embedder is not None else None
+        model = self.model.to_dict() if self.model is not None else None
         return {"method": self.method, "threshold": self.threshold, "margin": self.margin,
-                "embedder": embedder}
+                "embedder": embedder, "model": model}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         if self._default_embedder:
             state["_embedder"] = None  # created on first use: being used must not change the hash
+        state["_descriptions"] = {}  # a parse cache: being used must not change the hash
         return state
+
+    def save(self, path: str | Path) -> Path:
+        """Write the classifier's options (and the contrast model's weights) as JSON."""
+        import json
+
+        from refaug.io import atomic_write_text
+
+        path = Path(path)
+        config = {k: v for k, v in self.config().items() if k != "embedder"}
+        atomic_write_text(path, json.dumps(config, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, embedder: Embedder | None = None) -> ClusterClassifier:
+        """Read a classifier written by :meth:`save`."""
+        import json
+
+        config = json.loads(Path(path).read_text())
+        return cls(config["method"], threshold=config["threshold"], margin=config["margin"],
+                   embedder=embedder, model=config.get("model"))
 
     @property
     def embedder(self) -> Embedder:
@@ -117,10 +169,57 @@ class ClusterClassifier:
         """True when the similarity is the cosine to the centroid (search can prune by it)."""
         return self.method in ("centroid", "radius")
 
+    # -------------------------------------------------------------- contrast
+
+    def describe(self, texts: Sequence[str]) -> list[Description]:
+        """The contrastive description of each text (parsed once, then cached)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._descriptions]
+        if missing:
+            self._descriptions.update(zip(missing, describe_texts(missing), strict=True))
+        return [self._descriptions[t] for t in texts]
+
+    def contrast_probability(
+        self, cluster: Description, candidates: Sequence[Description], cosine: np.ndarray
+    ) -> tuple[np.ndarray, list[list[Finding]]]:
+        """P(same referent) of each candidate, and the findings behind it."""
+        findings = [compare(cluster, c) for c in candidates]
+        if not findings:
+            return np.zeros(0, np.float32), []
+        features = np.stack([pair_features(f, float(s)) for f, s in zip(findings, cosine, strict=True)])
+        return self.model.probability(features), findings
+
+    def explain(self, cluster_texts: Sequence[str], candidate: str, *,
+                category: str | None = None) -> Explanation:
+        """What the contrast judgement of ``candidate`` rests on: conflicts, agreements, scores.
+
+        Works for every method (the findings are computed alike); ``score`` is the method's
+        similarity.
+
+        Example:
+            >>> e = ClusterClassifier("contrast").explain(["left lady"], "lady on right")  # doctest: +SKIP
+            >>> [str(c) for c in e.conflicts]  # doctest: +SKIP
+            ['spatial: left vs right (head: lady)']
+        """
+        members, cand = self._embed(cluster_texts, [candidate])
+        centroid = normalize_rows(members.mean(axis=0, keepdims=True))[0]
+        cosine = float(cand[0] @ centroid)
+        cluster = Description.union(self.describe(list(cluster_texts)), category=category)
+        findings = compare(cluster, self.describe([candidate])[0])
+        score = float(self.similarity(cluster_texts, [candidate], category=category)[0])
+        return Explanation(
+            conflicts=tuple(f for f in findings if f.conflict),
+            agreements=tuple(f for f in findings if not f.conflict),
+            cosine=cosine, score=score, negative=score < self.cutoff_embeddings(members),
+        )
+
     # ----------------------------------------------------------- embeddings
 
     def similarity_embeddings(self, members: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """The method's similarity of each candidate row to the cluster of ``members`` rows."""
+        """The method's similarity of each candidate row to the cluster of ``members`` rows.
+
+        For ``"contrast"``, which needs the texts, this is the centroid cosine (its first
+        feature); use :meth:`similarity` for the judgement.
+        """
         if members.shape[0] == 0:
             raise ValueError("the cluster has no members; pass at least one text")
         if self.method == "nearest":
@@ -147,18 +246,29 @@ class ClusterClassifier:
 
     # ----------------------------------------------------------------- texts
 
-    def similarity(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+    def similarity(self, cluster_texts: Sequence[str], candidates: Sequence[str], *,
+                   category: str | None = None) -> np.ndarray:
         """The similarity of each candidate text to the cluster (float32, one per candidate).
+
+        For ``"contrast"`` it is P(same referent); ``category`` (the referent's dataset
+        category, where known) stands in for a head noun the cluster's texts do not name.
 
         Example:
             >>> ClusterClassifier().similarity(["left lady"], ["left lady"]).round(3)  # doctest: +SKIP
             array([1.], dtype=float32)
         """
         members, cands = self._embed(cluster_texts, candidates)
-        return self.similarity_embeddings(members, cands)
+        if self.method != "contrast":
+            return self.similarity_embeddings(members, cands)
+        cosine = cands @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
+        cluster = Description.union(self.describe(list(cluster_texts)), category=category)
+        return self.contrast_probability(cluster, self.describe(list(candidates)), cosine)[0]
 
-    def is_negative(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+    def is_negative(self, cluster_texts: Sequence[str], candidates: Sequence[str], *,
+                    category: str | None = None) -> np.ndarray:
         """True for each candidate that lies outside the cluster (a negative)."""
+        if self.method == "contrast":
+            return self.similarity(cluster_texts, candidates, category=category) < self.threshold
         members, cands = self._embed(cluster_texts, candidates)
         return self.similarity_embeddings(members, cands) < self.cutoff_embeddings(members)
 
@@ -186,17 +296,50 @@ class ClusterClassifier:
                       for row in batch[candidate_column]]
         flat = [t for c in clusters for t in c] + [t for row in candidates for t in row]
         vectors = dict(zip(flat, self.embedder.encode(flat))) if flat else {}
+        categories = batch.get("category") or [None] * len(clusters)
+        if self.method == "contrast":
+            self.describe(flat)
         sims, negs = [], []
-        for cluster, cands in zip(clusters, candidates):
+        for cluster, cands, category in zip(clusters, candidates, categories, strict=True):
             if not cluster or not cands:
                 sims.append([])
                 negs.append([])
                 continue
             members = np.stack([vectors[t] for t in cluster])
-            sim = self.similarity_embeddings(members, np.stack([vectors[t] for t in cands]))
+            cand_vectors = np.stack([vectors[t] for t in cands])
+            if self.method == "contrast":
+                cosine = cand_vectors @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
+                union = Description.union(self.describe(cluster), category=category)
+                sim = self.contrast_probability(union, self.describe(cands), cosine)[0]
+            else:
+                sim = self.similarity_embeddings(members, cand_vectors)
             sims.append(sim.astype(float).tolist())
             negs.append((sim < self.cutoff_embeddings(members)).tolist())
         return {"candidate_similarity": sims, "candidate_is_negative": negs}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a candidate was judged as it was (:meth:`ClusterClassifier.explain`).
+
+    Attributes:
+        conflicts: findings of incompatible values ("spatial: left vs right (head: lady)").
+        agreements: findings of equal values.
+        cosine: the candidate's cosine to the cluster centroid.
+        score: the method's similarity (for ``"contrast"``, P(same referent)).
+        negative: the judgement.
+    """
+
+    conflicts: tuple[Finding, ...]
+    agreements: tuple[Finding, ...]
+    cosine: float
+    score: float
+    negative: bool
+
+    def __str__(self) -> str:
+        found = [str(f) for f in (*self.conflicts, *self.agreements)] or ["no attributes to compare"]
+        verdict = "negative" if self.negative else "inside the cluster"
+        return f"{verdict} (score {self.score:.3f}, cosine {self.cosine:.3f}): " + "; ".join(found)
 
 
 def members_to_centroid_min(members: np.ndarray) -> float:
@@ -225,6 +368,7 @@ class Calibration:
         false_positive_rate: share of other-object texts judged inside the cluster.
         n_positive, n_same_image, n_cross_image: pair counts.
         plot: the PNG path, when one was written.
+        model: for ``"contrast"``, the fitted :class:`~refaug.contrast.ContrastModel` as a dict.
     """
 
     method: str
@@ -242,12 +386,13 @@ class Calibration:
     n_same_image: int
     n_cross_image: int
     plot: str | None = None
+    model: dict[str, Any] | None = None
 
     def classifier(self, *, embedder: Embedder | None = None) -> ClusterClassifier:
         """A :class:`ClusterClassifier` configured at this operating point."""
         if self.method == "radius":
             return ClusterClassifier("radius", margin=-self.threshold, embedder=embedder)
-        return ClusterClassifier(self.method, threshold=self.threshold, embedder=embedder)
+        return ClusterClassifier(self.method, threshold=self.threshold, embedder=embedder, model=self.model)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -331,30 +476,85 @@ def _statistic(clf: ClusterClassifier, members: np.ndarray, candidates: np.ndarr
 
 
 def _labelled_scores(
-    clusters: list[tuple[str, ...]], images: list[Any], vectors: dict[str, np.ndarray],
-    clf: ClusterClassifier, *, cross_image_per_referent: int, seed: int,
+    clusters: list[tuple[str, ...]], images: list[Any], score: Any, *, min_members: int,
+    cross_image_per_referent: int, seed: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores of same-referent (leave one out), same-image and cross-image pairs."""
+    """Scores of same-referent (leave one out), same-image and cross-image pairs.
+
+    ``score(i, held_out, texts)`` scores ``texts`` against referent i's cluster without its
+    member ``held_out`` (None: all members); it returns one value (or feature row) per text.
+    """
     rng = np.random.default_rng(seed)
     by_image: dict[Any, list[int]] = {}
     for i, image in enumerate(images):
         by_image.setdefault(image, []).append(i)
-    min_members = 3 if clf.method == "radius" else 2  # radius needs 2+ members left over
     positive, same_image, cross_image = [], [], []
     for i, texts in enumerate(clusters):
-        full = np.stack([vectors[t] for t in texts])
         if len(texts) >= min_members:
             for k in range(len(texts)):
-                rest = np.delete(full, k, axis=0)
-                positive.append(_statistic(clf, rest, full[k : k + 1])[0])
+                positive.append(score(i, k, [texts[k]]))
         others = [t for j in by_image[images[i]] if j != i for t in clusters[j] if t not in texts]
         if others:
-            same_image.extend(_statistic(clf, full, np.stack([vectors[t] for t in others])))
+            same_image.append(score(i, None, others))
         picks = rng.integers(0, len(clusters), size=cross_image_per_referent)
         foreign = [t for j in picks if images[j] != images[i] for t in clusters[j][:1]]
         if foreign:
-            cross_image.extend(_statistic(clf, full, np.stack([vectors[t] for t in foreign])))
-    return np.array(positive), np.array(same_image), np.array(cross_image)
+            cross_image.append(score(i, None, foreign))
+    return tuple(np.concatenate(part) if part else np.zeros(0) for part in (positive, same_image, cross_image))
+
+
+def _embedding_scorer(clf: ClusterClassifier, clusters: list[tuple[str, ...]],
+                      vectors: dict[str, np.ndarray]) -> Any:
+    def score(i: int, held_out: int | None, texts: list[str]) -> np.ndarray:
+        full = np.stack([vectors[t] for t in clusters[i]])
+        members = full if held_out is None else np.delete(full, held_out, axis=0)
+        return _statistic(clf, members, np.stack([vectors[t] for t in texts]))
+
+    return score
+
+
+def _contrast_scorer(clf: ClusterClassifier, clusters: list[tuple[str, ...]], categories: list[str | None],
+                     vectors: dict[str, np.ndarray]) -> Any:
+    """Feature rows (:data:`refaug.contrast.FEATURES`) of each pair, for fitting the model."""
+    clf.describe([t for c in clusters for t in c])
+
+    def score(i: int, held_out: int | None, texts: list[str]) -> np.ndarray:
+        members = [t for k, t in enumerate(clusters[i]) if k != held_out]
+        centroid = normalize_rows(np.stack([vectors[t] for t in members]).mean(axis=0, keepdims=True))[0]
+        cluster = Description.union(clf.describe(members), category=categories[i])
+        cosine = np.stack([vectors[t] for t in texts]) @ centroid
+        return np.stack([pair_features(compare(cluster, d), float(c))
+                         for d, c in zip(clf.describe(texts), cosine, strict=True)])
+
+    return score
+
+
+def labelled_pairs(
+    dataset: Any, *, method: ClusterMethod = "centroid", embedder: Embedder | None = None,
+    include_expressions: bool = True, cross_image_per_referent: int = 3, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scores of same-referent, same-image and cross-image pairs of a dataset.
+
+    For ``method="contrast"`` each pair is a feature row (:data:`refaug.contrast.FEATURES`),
+    ready for :meth:`~refaug.contrast.ContrastModel.fit`; otherwise the method's statistic.
+    """
+    check_choice("method", method, CLUSTER_METHODS)
+    embedder = embedder or Embedder()
+    clf = ClusterClassifier(method, embedder=embedder)
+    columns = [c for c in ("image_id", "expressions", "views", "category") if c in dataset.column_names]
+    rows = dataset.select_columns(columns).to_list()
+    clusters = [cluster_texts(r, include_expressions=include_expressions) for r in rows]
+    keep = [i for i, c in enumerate(clusters) if c]
+    clusters, images = [clusters[i] for i in keep], [rows[i]["image_id"] for i in keep]
+    categories = [rows[i].get("category") or None for i in keep]
+    distinct = list(dict.fromkeys(t for c in clusters for t in c))
+    vectors = dict(zip(distinct, embedder.encode_distinct(distinct), strict=True))
+    if method == "contrast":
+        score = _contrast_scorer(clf, clusters, categories, vectors)
+    else:
+        score = _embedding_scorer(clf, clusters, vectors)
+    return _labelled_scores(clusters, images, score, min_members=3 if method == "radius" else 2,
+                            cross_image_per_referent=cross_image_per_referent, seed=seed)
 
 
 def calibrate_threshold(
@@ -368,6 +568,7 @@ def calibrate_threshold(
     cross_image_per_referent: int = 3,
     seed: int = 0,
     plot: str | Path | None = None,
+    fitted_on: str = "",
 ) -> Calibration:
     """Choose a cluster threshold from texts known to describe the same or other objects.
 
@@ -386,6 +587,13 @@ def calibrate_threshold(
         cross_image_per_referent: random other-image texts per referent.
         seed: the seed of the cross-image draw.
         plot: a PNG path for the plot of the similarity distributions; None writes none.
+        fitted_on: for ``"contrast"``, a note recorded with the fitted weights.
+
+    For ``method="contrast"`` the weights of the contrast model are fitted on the same
+    labelled pairs first (:meth:`~refaug.contrast.ContrastModel.fit`), then the threshold is
+    chosen on its probability; the result carries the weights (``model``), and
+    ``.classifier()`` uses them. The AUC reported is then in-sample: hold images out
+    (``benchmarks/contrast.py`` does) for an honest estimate.
 
     Returns:
         A :class:`Calibration`; ``.classifier()`` gives the classifier at that point.
@@ -397,21 +605,20 @@ def calibrate_threshold(
     """
     check_choice("method", method, CLUSTER_METHODS)
     check_choice("criterion", criterion, CRITERIA)
-    embedder = embedder or Embedder()
-    clf = ClusterClassifier(method, embedder=embedder)
-    columns = [c for c in ("image_id", "expressions", "views") if c in dataset.column_names]
-    rows = dataset.select_columns(columns).to_list()
-    clusters = [cluster_texts(r, include_expressions=include_expressions) for r in rows]
-    keep = [i for i, c in enumerate(clusters) if c]
-    clusters, images = [clusters[i] for i in keep], [rows[i]["image_id"] for i in keep]
-    distinct = list(dict.fromkeys(t for c in clusters for t in c))
-    vectors = dict(zip(distinct, embedder.encode_distinct(distinct)))
-    pos, same, cross = _labelled_scores(
-        clusters, images, vectors, clf, cross_image_per_referent=cross_image_per_referent, seed=seed
-    )
+    pos, same, cross = labelled_pairs(dataset, method=method, embedder=embedder,
+                                      include_expressions=include_expressions,
+                                      cross_image_per_referent=cross_image_per_referent, seed=seed)
+    model = None
+    if method == "contrast":
+        features = np.concatenate([pos, same, cross])
+        labels = np.concatenate([np.ones(len(pos)), np.zeros(len(same) + len(cross))])
+        model = ContrastModel.fit(features, labels, fitted_on=fitted_on or f"{len(features)} pairs")
+        pos, same, cross = (model.probability(x) if len(x) else np.zeros(0) for x in (pos, same, cross))
     neg = np.concatenate([same, cross])
     threshold = choose_threshold(pos, neg, criterion=criterion, target_fnr=target_fnr)
     result = _operating_point(method, threshold, criterion, pos, same, cross)
+    if model is not None:
+        result = Calibration(**{**result.to_dict(), "model": model.to_dict()})
     if plot is not None:
         result = Calibration(**{**result.to_dict(), "plot": str(plot_calibration(result, pos, same, cross, plot))})
     logger.info(

@@ -335,3 +335,182 @@ def contrasts(kind: str, word: str) -> tuple[str, ...]:
     if kind == "material":
         return MATERIAL_CONTRASTS.get(low, ())
     return ()
+
+
+# ====================================================================== contrast
+# What the contrast classifier (refaug.contrast) compares: for each head noun, values on an
+# axis, two values of one axis being incompatible ("left" vs "right"), equal ones agreeing.
+
+# Position words -> (axis, value). Extremes fold into their side ("leftmost" is "left");
+# "closest" is the front of the depth axis, "farthest" its back.
+POSITION_AXES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {
+        "left": ("horizontal", "left"), "leftmost": ("horizontal", "left"),
+        "right": ("horizontal", "right"), "rightmost": ("horizontal", "right"),
+        "rigth": ("horizontal", "right"), "rite": ("horizontal", "right"),
+        "middle": ("horizontal", "middle"), "center": ("horizontal", "middle"),
+        "centre": ("horizontal", "middle"), "mid": ("horizontal", "middle"),
+        "central": ("horizontal", "middle"), "between": ("horizontal", "middle"),
+        "top": ("vertical", "top"), "topmost": ("vertical", "top"), "upper": ("vertical", "top"),
+        "highest": ("vertical", "top"), "high": ("vertical", "top"),
+        "bottom": ("vertical", "bottom"), "bottommost": ("vertical", "bottom"),
+        "lower": ("vertical", "bottom"), "lowest": ("vertical", "bottom"),
+        "front": ("depth", "front"), "frontmost": ("depth", "front"),
+        "foreground": ("depth", "front"), "closest": ("depth", "front"),
+        "nearest": ("depth", "front"), "closer": ("depth", "front"), "close": ("depth", "front"),
+        "back": ("depth", "back"), "rear": ("depth", "back"), "background": ("depth", "back"),
+        "behind": ("depth", "back"), "farthest": ("depth", "back"),
+        "furthest": ("depth", "back"), "farther": ("depth", "back"), "far": ("depth", "back"),
+        "further": ("depth", "back"), "distant": ("depth", "back"), "backmost": ("depth", "back"),
+    }
+)  # fmt: skip
+# Words that intensify a following side ("far left" is the left end, not the back).
+POSITION_INTENSIFIERS: frozenset[str] = frozenset({"far", "very", "extreme", "most", "all"})
+# Prepositions that make a position relative to another object ("left of the car"): the
+# position then describes a relation, not where the referent is in the image.
+RELATIONAL_HEADS: frozenset[str] = frozenset(
+    {"of", "to", "next", "beside", "besides", "near", "by"}
+)  # fmt: skip
+# Sides an ordinal counts from ("second from left").
+ORDINAL_SIDES: frozenset[str] = frozenset({"left", "right", "top", "bottom", "front", "back"})
+
+# Size words -> (axis, value). One axis: annotators say "tall", "long" and "big" of the
+# same object, and "small", "short" and "little" of its neighbour.
+SIZE_AXES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {
+        **{w: ("size", "big") for w in (
+            "big", "bigger", "biggest", "large", "larger", "largest", "huge", "giant", "adult",
+            "tall", "taller", "tallest", "long", "longer", "longest", "wide", "wider", "thick",
+            "fat", "grown")},
+        **{w: ("size", "small") for w in (
+            "small", "smaller", "smallest", "little", "tiny", "baby", "short", "shorter",
+            "shortest", "narrow", "thin", "skinny", "mini", "young")},
+    }
+)
+# Extremes: the first from their side ("leftmost" is "1st from left").
+POSITION_EXTREMES: MappingProxyType[str, str] = MappingProxyType(
+    {"leftmost": "left", "rightmost": "right", "topmost": "top", "bottommost": "bottom",
+     "frontmost": "front", "closest": "front", "nearest": "front", "farthest": "back",
+     "furthest": "back", "backmost": "back"}
+)  # fmt: skip
+# Count words beyond numbers: one of a kind, or several.
+COUNT_WORDS: MappingProxyType[str, str] = MappingProxyType(
+    {"single": "1", "lone": "1", "alone": "1", "solo": "1", "many": "many", "several": "many",
+     "bunch": "many", "group": "many", "pile": "many", "lots": "many", "multiple": "many",
+     "stack": "many", "few": "many", "couple": "many", "pair": "2", "both": "2"}
+)  # fmt: skip
+
+# Postures and motions: two different ones cannot describe one object at once.
+POSTURES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "sit": "sit", "seat": "sit", "seated": "sit", "sitting": "sit",
+        "stand": "stand", "standing": "stand",
+        "lie": "lie", "lay": "lie", "laying": "lie", "lying": "lie",
+        "walk": "walk", "walking": "walk", "run": "run", "running": "run",
+        "kneel": "kneel", "squat": "kneel", "crouch": "kneel", "jump": "jump",
+        "sleep": "lie", "sleeping": "lie", "ride": "ride", "riding": "ride",
+    }
+)  # fmt: skip
+
+# Accessories named after "with", "wearing", "in" (besides CLOTHING), and their canonical names.
+ACCESSORIES: frozenset[str] = frozenset(
+    {"umbrella", "bag", "backpack", "purse", "handbag", "glasses", "sunglasses", "hat", "cap",
+     "helmet", "beard", "mustache", "bald", "ponytail", "tattoo", "watch", "scarf", "mask",
+     "headband", "bandana", "earrings", "necklace", "phone", "racket", "racquet", "bat",
+     "glove", "camera", "cup", "drink", "hood"}
+)  # fmt: skip
+CLOTHING_SYNONYMS: MappingProxyType[str, str] = MappingProxyType(
+    {"cap": "hat", "beanie": "hat", "tshirt": "shirt", "t-shirt": "shirt", "tee": "shirt",
+     "jersey": "shirt", "blouse": "shirt", "top": "shirt", "sunglasses": "glasses",
+     "shades": "glasses", "spectacles": "glasses", "trousers": "pants", "coat": "jacket",
+     "sweatshirt": "hoodie", "jumper": "sweater", "tank": "shirt", "tshirts": "shirt",
+     "racquet": "racket", "purse": "bag", "handbag": "bag", "backpack": "bag",
+     "shoes": "shoe", "boots": "shoe", "sneakers": "shoe", "gloves": "glove", "hats": "hat",
+     "shirts": "shirt", "jackets": "jacket", "helmets": "helmet"}
+)  # fmt: skip
+
+# Garments worn in one place: two different ones in one slot describe different people
+# ("man in suit" vs "man in hoodie"). Items without a slot only agree or flip polarity.
+CLOTHING_SLOTS: MappingProxyType[str, str] = MappingProxyType(
+    {"hat": "head", "helmet": "head", "hood": "head", "bandana": "head", "headband": "head",
+     "shirt": "top", "polo": "top", "tank": "top",
+     "jacket": "outer", "hoodie": "outer", "sweater": "outer", "vest": "outer", "suit": "outer",
+     "blazer": "outer", "cardigan": "outer", "parka": "outer", "uniform": "outer",
+     "pants": "bottom", "jeans": "bottom", "shorts": "bottom", "skirt": "bottom",
+     "dress": "bottom", "leggings": "bottom"}
+)  # fmt: skip
+# Words through which a noun is something the referent has, holds or wears.
+POSSESSION_WORDS: frozenset[str] = frozenset(
+    {"with", "without", "hold", "holding", "carry", "carrying", "wear", "wearing", "has",
+     "have", "having", "using"}
+)  # fmt: skip
+
+# Head nouns -> (class, tags). Same class and compatible tags: the same kind of thing
+# ("guy" and "man"); different classes ("dog", "cat") or clashing tags ("man", "woman")
+# conflict. The class is the COCO category where there is one.
+PERSON_TAGS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {
+        "man": frozenset({"male", "adult"}), "guy": frozenset({"male"}),
+        "dude": frozenset({"male"}), "gentleman": frozenset({"male", "adult"}),
+        "gent": frozenset({"male", "adult"}), "he": frozenset({"male"}),
+        "him": frozenset({"male"}), "father": frozenset({"male", "adult"}),
+        "dad": frozenset({"male", "adult"}), "husband": frozenset({"male", "adult"}),
+        "groom": frozenset({"male", "adult"}), "boy": frozenset({"male", "young"}),
+        "son": frozenset({"male"}), "brother": frozenset({"male"}),
+        "woman": frozenset({"female", "adult"}), "lady": frozenset({"female", "adult"}),
+        "girl": frozenset({"female"}), "gal": frozenset({"female"}),
+        "chick": frozenset({"female"}), "she": frozenset({"female"}),
+        "her": frozenset({"female"}), "mother": frozenset({"female", "adult"}),
+        "mom": frozenset({"female", "adult"}), "wife": frozenset({"female", "adult"}),
+        "bride": frozenset({"female", "adult"}), "daughter": frozenset({"female"}),
+        "sister": frozenset({"female"}),
+        "kid": frozenset({"young"}), "child": frozenset({"young"}),
+        "toddler": frozenset({"young"}), "baby": frozenset({"young"}),
+        "infant": frozenset({"young"}), "teen": frozenset({"young"}),
+        "teenager": frozenset({"young"}), "adult": frozenset({"adult"}),
+    }
+)  # fmt: skip
+# Tag pairs that cannot describe one person.
+CLASHING_TAGS: frozenset[frozenset[str]] = frozenset(
+    {frozenset({"male", "female"}), frozenset({"young", "adult"})}
+)
+# Head nouns -> COCO category, beyond the category names themselves and PERSON_NOUNS.
+HEAD_CATEGORIES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "bike": "bicycle", "motorbike": "motorcycle", "moped": "motorcycle",
+        "scooter": "motorcycle", "plane": "airplane", "jet": "airplane", "sofa": "couch",
+        "table": "dining table", "desk": "dining table", "tv": "tv", "television": "tv",
+        "monitor": "tv", "screen": "tv", "doughnut": "donut", "hotdog": "hot dog",
+        "phone": "cell phone", "cellphone": "cell phone", "mug": "cup", "glass": "wine glass",
+        "computer": "laptop", "puppy": "dog", "kitten": "cat", "kitty": "cat", "pony": "horse",
+        "calf": "cow", "bull": "cow", "lamb": "sheep", "cub": "bear", "suv": "car",
+        "taxi": "car", "van": "car", "cab": "car", "jeep": "car", "lorry": "truck",
+        "ship": "boat", "canoe": "boat", "kayak": "boat", "sailboat": "boat", "bear": "bear",
+        "teddy": "teddy bear", "bird": "bird", "duck": "bird", "goose": "bird",
+        "seagull": "bird", "pigeon": "bird", "couch": "couch", "armchair": "chair",
+        "stool": "chair", "sandwich": "sandwich", "burger": "sandwich", "sub": "sandwich",
+        "plant": "potted plant", "flower": "vase", "fridge": "refrigerator",
+        "luggage": "suitcase", "bag": "handbag", "purse": "handbag", "backpack": "backpack",
+        "racket": "tennis racket", "racquet": "tennis racket", "bat": "baseball bat",
+        "board": "surfboard", "surfboard": "surfboard", "skateboard": "skateboard",
+        "ski": "skis", "skis": "skis", "kite": "kite", "frisbee": "frisbee",
+        "bowl": "bowl", "cup": "cup", "vase": "vase", "clock": "clock", "book": "book",
+        "bench": "bench", "train": "train", "engine": "train", "cake": "cake",
+        "pizza": "pizza", "slice": "pizza", "banana": "banana", "apple": "apple",
+        "orange": "orange", "broccoli": "broccoli", "carrot": "carrot", "elephant": "elephant",
+        "zebra": "zebra", "giraffe": "giraffe", "horse": "horse", "sheep": "sheep",
+        "cow": "cow", "dog": "dog", "cat": "cat", "car": "car", "bus": "bus",
+        "truck": "truck", "boat": "boat", "bed": "bed", "chair": "chair", "bottle": "bottle",
+        "umbrella": "umbrella", "laptop": "laptop", "keyboard": "keyboard", "mouse": "mouse",
+        "remote": "remote", "sink": "sink", "toilet": "toilet", "oven": "oven",
+        "microwave": "microwave", "toaster": "toaster", "scissors": "scissors",
+        "suitcase": "suitcase", "tie": "tie",
+    }
+)  # fmt: skip
+# Nouns that stand for the referent without naming its kind ("the one on the left").
+GENERIC_HEADS: frozenset[str] = frozenset(
+    {"one", "ones", "thing", "things", "object", "item", "part", "piece", "stuff", "pic",
+     "picture", "photo", "image", "half", "spot", "area", "section", "portion", "corner",
+     "side", "end", "edge", "row", "column", "bit", "lot", "group", "pair", "bunch", "set",
+     "pile", "stack", "shape", "something", "anything", "whole", "rest", "other", "others"}
+)  # fmt: skip
