@@ -71,7 +71,19 @@ DEFAULT_RADIUS_MARGIN = 0.22
 # benchmarks/data/refcoco_style.jsonl, even image ids, plus 400 synthetic scenes); results in
 # benchmarks/results/contrast.json. Re-fit for another encoder or dataset with
 # calibrate_threshold(dataset, method="contrast").
-DEFAULT_CONTRAST_MODEL = ContrastModel(intercept=-6.0, weights={"cosine": 10.0}, fitted_on="placeholder")
+DEFAULT_CONTRAST_MODEL = ContrastModel(
+    intercept=-3.0019,
+    weights={
+        "cosine": 6.6791, "conflicts": -3.7204, "agreements": 0.27,
+        "conflict:head": 1.2286, "conflict:spatial": 1.6461, "conflict:ordinal": -2.8775, "conflict:color": -0.3458,
+        "conflict:size": -1.7886, "conflict:count": -1.0926, "conflict:material": -1.2344, "conflict:clothing": -0.0601,
+        "conflict:action": 2.0506, "conflict:negation": -1.2467,
+        "agree:head": 1.1546, "agree:spatial": -0.1676, "agree:ordinal": -0.5836, "agree:color": -1.4877,
+        "agree:size": 0.7202, "agree:count": 0.2079, "agree:material": 0.1852, "agree:clothing": 0.1303,
+        "agree:action": 0.1108, "agree:negation": 0.0,
+    },
+    fitted_on="python benchmarks/contrast.py --fit-defaults",
+)
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,9 +45,10 @@ from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
 from refaug.clusters import ClusterClassifier, cluster_texts, normalize_rows
+from refaug.contrast import Description, compare, pair_features
 from refaug.embed import Embedder
 from refaug.errors import check_choice
-from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE
+from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, SCORE_PARTS
 
 logger = logging.getLogger(__name__)
 
@@ -668,10 +670,52 @@ class _Guards:
     margin_bound: np.ndarray  # (R,) relative-margin bound per referent (inf: none)
     max_similarity: float | None
     nearest: bool
+    contrast: ClusterClassifier | None = None  # the "contrast" classifier, judging texts
 
 
-def _judge(flat: _Flat, data: _Data, guards: _Guards, counts: Counter) -> tuple[_Flat, np.ndarray]:
-    """Apply the guards in order; count what each drops per source; return survivors."""
+@dataclass
+class _Contrast:
+    """The contrast judgement of a chunk's candidates: P(same referent), conflicts found."""
+
+    probability: np.ndarray
+    conflict: np.ndarray
+    note: np.ndarray
+
+
+def _contrast_judgement(flat: _Flat, data: _Data, clf: ClusterClassifier, alive: np.ndarray) -> _Contrast:
+    """Judge candidates by cosine and contrastive attributes (refaug.contrast).
+
+    Candidates whose cosine is so low that no agreement could lift them to the threshold
+    (``ContrastModel.cosine_floor``) get the cosine-only probability without a parse.
+    """
+    features = np.zeros((len(flat.row), len(pair_features([], 0.0))), np.float32)
+    features[:, 0] = flat.sim
+    probability = clf.model.probability(features)
+    conflict = np.zeros(len(flat.row), bool)
+    note = np.full(len(flat.row), "", object)
+    need = np.nonzero(alive & (flat.sim >= clf.model.cosine_floor(clf.threshold)))[0]
+    if len(need) == 0:
+        return _Contrast(probability, conflict, note)
+    rows = np.unique(flat.row[need])
+    members = {int(r): [data.texts[i] for i in data.members(r)] for r in rows}
+    clf.describe([t for texts in members.values() for t in texts] + [data.texts[i] for i in flat.vocab[need]])
+    clusters = {r: Description.union(clf.describe(texts), category=data.category[r] or None)
+                for r, texts in members.items()}
+    for i in need:
+        findings = compare(clusters[int(flat.row[i])], clf.describe([data.texts[flat.vocab[i]]])[0])
+        features[i] = pair_features(findings, float(flat.sim[i]))
+        conflicts = [str(f) for f in findings if f.conflict]
+        conflict[i], note[i] = bool(conflicts), "; ".join(conflicts)
+    probability[need] = clf.model.probability(features[need])
+    return _Contrast(probability, conflict, note)
+
+
+def _judge(flat: _Flat, data: _Data, guards: _Guards, counts: Counter) -> tuple[_Flat, np.ndarray, np.ndarray]:
+    """Apply the guards in order; count what each drops per source; return survivors.
+
+    Returns the surviving candidates, their classifier similarity, and per candidate the
+    conflicts the contrast classifier found ("" otherwise).
+    """
     todo = np.isnan(flat.sim)
     flat.sim[todo] = np.einsum("nd,nd->n", data.vectors[flat.vocab[todo]], data.centroid[flat.row[todo]])
     n_vocab = len(data.texts)
@@ -682,21 +726,40 @@ def _judge(flat: _Flat, data: _Data, guards: _Guards, counts: Counter) -> tuple[
     keys = flat.row * n_vocab + data.norm[flat.vocab]
     class_sim = _nearest_similarity(data, flat.row, flat.vocab) if guards.nearest else flat.sim
     alive = np.ones(len(keys), bool)
+    note = np.full(len(keys), "", object)
+    conflict = np.zeros(len(keys), bool)
     for source in np.unique(flat.source):
         counts[(int(source), "considered")] += int((flat.source == source).sum())
+
+    def inside_cluster() -> np.ndarray:
+        nonlocal class_sim, note, conflict
+        if guards.contrast is not None:
+            judged = _contrast_judgement(flat, data, guards.contrast, alive)
+            class_sim, note, conflict = judged.probability, judged.note, judged.conflict
+        return class_sim >= guards.cutoff[flat.row]
+
+    def relative_margin() -> np.ndarray:
+        above = flat.sim > guards.margin_bound[flat.row]
+        if guards.contrast is None:
+            return above
+        # A conflict makes a sure negative: the margin guards against false negatives only.
+        for source in np.unique(flat.source[alive & above & conflict]):
+            counts[(int(source), "kept_by_conflict")] += int((alive & above & conflict & (flat.source == source)).sum())
+        return above & ~conflict
+
     rules = {
         "duplicate": lambda: np.isin(keys, cluster_keys),
         "repeated": lambda: ~_first_occurrence(keys, alive),
-        "inside_cluster": lambda: class_sim >= guards.cutoff[flat.row],
+        "inside_cluster": inside_cluster,
         "max_similarity": lambda: flat.sim > (np.inf if guards.max_similarity is None else guards.max_similarity),
-        "relative_margin": lambda: flat.sim > guards.margin_bound[flat.row],
+        "relative_margin": relative_margin,
     }
     for rule in _RULES:
         drop = alive & rules[rule]()
         for source in np.unique(flat.source[drop]):
             counts[(int(source), rule)] += int((drop & (flat.source == source)).sum())
         alive &= ~drop
-    return flat.take(alive), class_sim[alive]
+    return flat.take(alive), np.asarray(class_sim)[alive], note[alive]
 
 
 def _first_occurrence(keys: np.ndarray, alive: np.ndarray) -> np.ndarray:
@@ -762,6 +825,142 @@ def _greedy(slots: np.ndarray, flat: _Flat, data: _Data, *, num_negatives: int,
     return entry[entry >= 0], score[entry >= 0].astype(np.float32)
 
 
+# ------------------------------------------------------ model-in-the-loop ranking
+
+Weights = dict[str, float]
+WEIGHT_NAMES: tuple[str, ...] = ("similarity", "uncertainty", "diversity")
+
+
+@dataclass
+class _Ranking:
+    """How to rank with the user's model: the weights of each part, the scorer, the rows."""
+
+    weights: Weights
+    scorer: Any  # refaug.scoring.Scorer | None
+    dataset: Dataset
+    show_progress_bar: bool | None
+
+
+def _score_pool(flat: _Flat, pool: np.ndarray, data: _Data, ranking: _Ranking,
+                counts: Counter) -> tuple[np.ndarray, np.ndarray]:
+    """The model's score of each pooled candidate, and its decision point per candidate.
+
+    One scorer call covers a referent's own cluster texts (the positives) and its pooled
+    candidates; the decision point is ``scorer.threshold``, or for relative scorers the mean
+    score of the referent's own texts.
+    """
+    from refaug.scoring import score_all
+
+    model_score = np.full(len(flat.row), np.nan, np.float32)
+    reference = np.full(len(flat.row), np.nan, np.float32)
+    rows, starts = np.unique(flat.row[pool], return_index=True)
+    ends = np.append(starts[1:], len(pool))
+    positives = [[data.texts[i] for i in data.members(r)] for r in rows]
+    texts = [pos + [data.texts[v] for v in flat.vocab[pool[a:b]]]
+             for pos, a, b in zip(positives, starts, ends, strict=True)]
+    referents = ranking.dataset.select(rows.tolist()).to_list()
+    scores = score_all(ranking.scorer, referents, texts, show_progress_bar=False)
+    threshold = ranking.scorer.threshold
+    for pos, a, b, got in zip(positives, starts, ends, scores, strict=True):
+        own = got[: len(pos)]
+        ref = threshold if threshold is not None else (
+            float(np.nanmean(own)) if np.isfinite(own).any() else np.nan)
+        model_score[pool[a:b]] = got[len(pos) :]
+        reference[pool[a:b]] = ref
+        if np.isnan(ref):
+            counts[("scorer", "no_reference")] += 1
+    counts[("scorer", "referents")] += len(rows)
+    counts[("scorer", "texts")] += sum(len(t) for t in texts)
+    return model_score, reference
+
+
+def _uncertainty(flat: _Flat, pool: np.ndarray, model_score: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """1 where the model scores a negative at its decision point, falling to 0 at the farthest
+    candidate of the same referent (min-max over the referent's pool); 0 where unknown."""
+    distance = np.abs(model_score - reference)
+    out = np.zeros(len(flat.row), np.float32)
+    known = pool[np.isfinite(distance[pool])]
+    if len(known) == 0:
+        return out
+    rows = flat.row[known]
+    order = np.argsort(rows, kind="stable")
+    known, rows = known[order], rows[order]
+    starts = np.unique(rows, return_index=True)[1]
+    spread = np.maximum.reduceat(distance[known], starts)
+    spread = np.repeat(spread, np.diff(np.append(starts, len(known))))
+    out[known] = np.where(spread > 0, 1.0 - distance[known] / np.where(spread > 0, spread, 1.0), 1.0)
+    return out
+
+
+def _rank_weighted(flat: _Flat, data: _Data, tiebreak: np.ndarray, *, num_negatives: int,
+                   ranking: _Ranking, counts: Counter, sub_rows: int = 256
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """Greedy selection by ``w_s * similarity + w_u * uncertainty + w_d * diversity``.
+
+    Diversity is the mean cosine distance of a candidate to the negatives already chosen for
+    its referent (0 for the first pick). Returns the entries, their scores, the parts
+    (uncertainty, diversity, model score) and a note for the model's false positives.
+    """
+    pool = _rank_top(flat, tiebreak, _DIVERSITY_POOL * num_negatives)
+    model_score = np.full(len(flat.row), np.nan, np.float32)
+    reference = model_score.copy()
+    if ranking.scorer is not None and len(pool):
+        model_score, reference = _score_pool(flat, pool, data, ranking, counts)
+    uncertainty = _uncertainty(flat, pool, model_score, reference)
+    w = ranking.weights
+    base = w.get("similarity", 0.0) * flat.sim + w.get("uncertainty", 0.0) * uncertainty
+    rows, starts = np.unique(flat.row[pool], return_index=True)
+    sizes = np.diff(np.append(starts, len(pool)))
+    picked, scores, spreads = [], [], []
+    for b0 in range(0, len(rows), sub_rows):
+        s = slice(b0, b0 + sub_rows)
+        slots = np.full((len(sizes[s]), int(sizes[s].max())), -1, np.int64)
+        for i, (st, sz) in enumerate(zip(starts[s], sizes[s], strict=True)):
+            slots[i, :sz] = pool[st : st + sz]
+        p, sc, dv = _greedy_weighted(slots, flat, data, base, num_negatives=num_negatives,
+                                     diversity=w.get("diversity", 0.0))
+        picked.append(p)
+        scores.append(sc)
+        spreads.append(dv)
+    if not picked:
+        empty = np.zeros(0, np.float32)
+        return np.zeros(0, np.int64), empty, (empty, empty, empty), np.zeros(0, object)
+    entries = np.concatenate(picked)
+    fp = model_score[entries] >= reference[entries]
+    note = np.array([f"the model scores it as a match ({m:.3f} >= {r:.3f})" if f else ""
+                     for f, m, r in zip(fp, model_score[entries], reference[entries], strict=True)], object)
+    parts = (uncertainty[entries] if ranking.scorer is not None else np.full(len(entries), np.nan, np.float32),
+             np.concatenate(spreads), model_score[entries])
+    return entries, np.concatenate(scores), parts, note
+
+
+def _greedy_weighted(slots: np.ndarray, flat: _Flat, data: _Data, base: np.ndarray, *,
+                     num_negatives: int, diversity: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    valid = torch.from_numpy(slots >= 0)
+    entries = np.where(slots >= 0, slots, 0)
+    vectors = torch.from_numpy(data.vectors[flat.vocab[entries]])
+    distance = 1.0 - torch.bmm(vectors, vectors.transpose(1, 2))
+    value = torch.from_numpy(base[entries].astype(np.float32)).masked_fill(~valid, -float("inf"))
+    total = torch.zeros_like(value)
+    taken = ~valid
+    batch = torch.arange(len(slots))
+    out_entry, out_score, out_div = [], [], []
+    for step in range(min(num_negatives, slots.shape[1])):
+        spread = total / step if step else total
+        effective = (value + diversity * spread).masked_fill(taken, -float("inf"))
+        best, pick = effective.max(dim=1)
+        ok = torch.isfinite(best).numpy()
+        out_entry.append(np.where(ok, slots[batch.numpy(), pick.numpy()], -1))
+        out_score.append(best.numpy())
+        out_div.append(np.where(step > 0, spread[batch, pick].numpy(), np.nan))
+        taken[batch, pick] = True
+        total = total + distance[batch, pick]
+    entry = np.stack(out_entry, axis=1).ravel()
+    keep = entry >= 0
+    return (entry[keep], np.stack(out_score, axis=1).ravel()[keep].astype(np.float32),
+            np.stack(out_div, axis=1).ravel()[keep].astype(np.float32))
+
+
 # --------------------------------------------------------------------- output
 
 
@@ -777,6 +976,10 @@ class _Selected:
     sim: np.ndarray
     score: np.ndarray
     class_sim: np.ndarray
+    note: np.ndarray  # object: what else the reason should say ("" for nothing)
+    uncertainty: np.ndarray  # NaN where not computed
+    diversity: np.ndarray
+    model_score: np.ndarray
 
 
 def _reasons(selected: _Selected, cutoff: np.ndarray, label: str) -> pa.Array:
@@ -786,7 +989,20 @@ def _reasons(selected: _Selected, cutoff: np.ndarray, label: str) -> pa.Array:
     pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
     table = pa.array([f"{label.split()[0]} {x / 1000:.3f} < {label.split()[1]} {y / 1000:.3f}"
                       for x, y in pairs], pa.string())
-    return table.take(pa.array(inverse.ravel()))
+    reasons = table.take(pa.array(inverse.ravel()))
+    if not any(selected.note):
+        return reasons
+    return pa.array([f"{r}; {n}" if n else r for r, n in zip(reasons.to_pylist(), selected.note, strict=True)],
+                    pa.string())
+
+
+def _score_parts(selected: _Selected) -> pa.StructArray:
+    """The ``score_parts`` struct: NaN (not computed) becomes null."""
+    arrays = []
+    for values in (selected.sim, selected.uncertainty, selected.diversity, selected.model_score):
+        values = np.asarray(values, np.float32)
+        arrays.append(pa.array(values, pa.float32(), mask=np.isnan(values)))
+    return pa.StructArray.from_arrays(arrays, names=list(SCORE_PARTS))
 
 
 def _negative_structs(selected: _Selected, data: _Data, cutoff: np.ndarray, label: str) -> pa.StructArray:
@@ -800,6 +1016,7 @@ def _negative_structs(selected: _Selected, data: _Data, cutoff: np.ndarray, labe
         pa.array(selected.sim.astype(np.float32)),
         pa.array(selected.score.astype(np.float32)),
         _reasons(selected, cutoff, label),
+        _score_parts(selected),
     ]
     return pa.StructArray.from_arrays(columns, names=list(HARD_NEGATIVE_FEATURE))
 
@@ -866,6 +1083,15 @@ def _report(counts: Counter, sources: tuple[str, ...], selected: _Selected, data
                 setting = f" ({options[rule]})" if options.get(rule) is not None else ""
                 logger.info("Skipped %d %s candidates (%.2f%%) because of %s%s", counts[(s, rule)],
                             source, 100.0 * counts[(s, rule)] / max(total, 1), rule, setting)
+    for s, source in enumerate(sources):
+        if counts[(s, "kept_by_conflict")]:
+            logger.info("Kept %d %s candidates above the relative margin because the contrast "
+                        "classifier found a conflict (a sure negative)", counts[(s, "kept_by_conflict")], source)
+    if counts[("scorer", "referents")]:
+        logger.info("scorer: %d texts of %d referents scored (%.1f per referent); %d referents had no "
+                    "reference score", counts[("scorer", "texts")], counts[("scorer", "referents")],
+                    counts[("scorer", "texts")] / counts[("scorer", "referents")],
+                    counts[("scorer", "no_reference")])
     per_row = np.bincount(selected.row, minlength=data.n)
     short = int((per_row < num_negatives).sum())
     kinds = Counter(CANDIDATE_KINDS[k] for k in selected.kind.tolist())
@@ -894,6 +1120,24 @@ def _check_options(sources: tuple[str, ...], output_format: str, num_negatives: 
                          "(threshold= configures the default centroid classifier)")
 
 
+def _check_weights(weights: Weights | None, scorer: Any, diversity: float) -> Weights | None:
+    """Validate ``weights``; a scorer without weights ranks by similarity + uncertainty."""
+    if weights is None:
+        return {"similarity": 1.0, "uncertainty": 1.0, "diversity": 0.0} if scorer is not None else None
+    unknown = set(weights) - set(WEIGHT_NAMES)
+    if unknown:
+        raise ValueError(f"unknown weights {sorted(unknown)}; valid: {', '.join(WEIGHT_NAMES)}")
+    if any(not np.isfinite(v) or v < 0 for v in weights.values()):
+        raise ValueError(f"weights={weights} must be finite and >= 0")
+    if weights.get("uncertainty", 0.0) > 0 and scorer is None:
+        raise ValueError("weights['uncertainty'] > 0 needs the model's scores; pass scorer= "
+                         "(e.g. refaug.scoring.TextScorer() or CLIPScorer(checkpoint))")
+    if diversity > 0:
+        raise ValueError("pass either diversity= (penalty by the largest similarity) or "
+                         "weights={'diversity': ...} (mean distance), not both")
+    return {name: float(weights.get(name, 0.0)) for name in WEIGHT_NAMES}
+
+
 def _guards(data: _Data, clf: ClusterClassifier, *, max_similarity: float | None,
             relative_margin: float | None) -> _Guards:
     cutoff = clf.cutoffs(data.min_member, np.diff(data.member_ptr))
@@ -901,7 +1145,7 @@ def _guards(data: _Data, clf: ClusterClassifier, *, max_similarity: float | None
     if relative_margin is not None:
         bound = (data.min_member - np.abs(data.min_member) * relative_margin).astype(np.float32)
     return _Guards(cutoff=cutoff, margin_bound=bound, max_similarity=max_similarity,
-                   nearest=not clf.centroid_based)
+                   nearest=clf.method == "nearest", contrast=clf if clf.method == "contrast" else None)
 
 
 def _ceiling(guards: _Guards) -> np.ndarray:
@@ -909,22 +1153,39 @@ def _ceiling(guards: _Guards) -> np.ndarray:
     ceiling = np.minimum(np.nextafter(guards.margin_bound, np.float32(np.inf)),
                          np.inf if guards.max_similarity is None else np.nextafter(
                              np.float32(guards.max_similarity), np.float32(np.inf)))
+    if guards.contrast is not None:  # a conflict keeps a candidate of any cosine: no pruning
+        limit = np.inf if guards.max_similarity is None else np.nextafter(
+            np.float32(guards.max_similarity), np.float32(np.inf))
+        return np.full(len(guards.margin_bound), limit, np.float32)
     if not guards.nearest:
         ceiling = np.minimum(ceiling, guards.cutoff)
     return ceiling.astype(np.float32)
 
 
 def _select_chunk(data: _Data, parts: list[_Flat], guards: _Guards, counts: Counter,
-                  tiebreak: np.ndarray, *, num_negatives: int, diversity: float) -> _Selected:
-    flat, class_sim = _judge(_Flat.concat(parts), data, guards, counts)
-    if diversity > 0:
+                  tiebreak: np.ndarray, *, num_negatives: int, diversity: float,
+                  ranking: _Ranking | None) -> _Selected:
+    flat, class_sim, note = _judge(_Flat.concat(parts), data, guards, counts)
+    nan = np.full(len(flat.row), np.nan, np.float32)
+    uncertainty, spread, model_score = nan, nan.copy(), nan.copy()
+    if ranking is not None:
+        entries, score, (uncertainty, spread, model_score), model_note = _rank_weighted(
+            flat, data, tiebreak, num_negatives=num_negatives, ranking=ranking, counts=counts)
+        note = np.array(["; ".join(x for x in pair if x) for pair in zip(note[entries], model_note, strict=True)],
+                        object)
+    elif diversity > 0:
         entries, score = _rank_diverse(flat, data, tiebreak, num_negatives=num_negatives,
                                        diversity=diversity)
+        note = note[entries]
     else:
         entries = _rank_top(flat, tiebreak, num_negatives)
         score = flat.sim[entries]
+        note = note[entries]
+    if ranking is None:
+        uncertainty, spread, model_score = nan[entries], nan[entries], nan[entries]
     return _Selected(flat.row[entries], flat.vocab[entries], flat.kind[entries], flat.detail[entries],
-                     flat.origin[entries], flat.sim[entries], score, class_sim[entries])
+                     flat.origin[entries], flat.sim[entries], score, class_sim[entries], note,
+                     uncertainty, spread, model_score)
 
 
 def mine_hard_negatives(
@@ -939,6 +1200,8 @@ def mine_hard_negatives(
     max_similarity: float | None = None,
     relative_margin: float | None = DEFAULT_RELATIVE_MARGIN,
     diversity: float = 0.0,
+    scorer: Any = None,
+    weights: Weights | None = None,
     include_expressions: bool = True,
     seed: int = 0,
     output_format: OutputFormat = "nested",
@@ -969,6 +1232,17 @@ def mine_hard_negatives(
             loosest member's similarity to its own centroid; None: off.
         diversity: > 0 penalises a candidate by ``diversity`` x its largest similarity to
             the negatives already chosen (greedy, maximal-marginal-relevance style).
+        scorer: the user's model (a :class:`refaug.scoring.Scorer`): it scores each
+            referent's own texts and its ``4 x num_negatives`` most similar candidates, and
+            its opinion enters the ranking as ``uncertainty``.
+        weights: ``{"similarity": a, "uncertainty": b, "diversity": c}``: rank greedily by
+            ``a * cosine + b * uncertainty + c * diversity``, where uncertainty is 1 where
+            the model scores a known negative at its decision point (``scorer.threshold``,
+            or the mean score of the referent's own texts) and falls to 0 for the candidate
+            it scores farthest from it, and diversity is the mean cosine distance to the
+            negatives already chosen. None with a scorer: ``{"similarity": 1,
+            "uncertainty": 1, "diversity": 0}``. Each kept negative records the parts in
+            ``score_parts``; one the model scores as a match says so in its ``reason``.
         include_expressions: add the original expressions to the views' cluster.
         seed: breaks ties between equal scores reproducibly.
         output_format: ``"nested"`` (adds ``hard_negatives``), ``"triplet"`` (anchor,
@@ -991,6 +1265,7 @@ def mine_hard_negatives(
     """
     sources = tuple(sources)
     _check_options(sources, output_format, num_negatives, diversity, search, classifier, threshold)
+    weights = _check_weights(weights, scorer, diversity)
     if "distractors" in sources and "distractors" not in dataset.column_names:
         logger.info("no 'distractors' column: the distractors source is skipped")
         sources = tuple(s for s in sources if s != "distractors")
@@ -1000,27 +1275,29 @@ def mine_hard_negatives(
                     use_distractors="distractors" in sources)
     guards = _guards(data, clf, max_similarity=max_similarity, relative_margin=relative_margin)
     cross = None
+    ranking = None if weights is None else _Ranking(weights, scorer, dataset, show_progress_bar)
     if "cross_image" in sources:
         k = num_negatives + _CROSS_SLACK if clf.centroid_based else 4 * num_negatives + _CROSS_SLACK
         cross = _cross_image(data, _ceiling(guards), k=k, same_class=same_class, search=search,
                              precision=precision, query_chunk=chunk_size, corpus_chunk=corpus_chunk_size,
                              device=device, show_progress_bar=show_progress_bar)
     selected = _mine_chunks(data, sources, cross, guards, same_class=same_class, seed=seed,
-                            num_negatives=num_negatives, diversity=diversity,
+                            num_negatives=num_negatives, diversity=diversity, ranking=ranking,
                             chunk_size=chunk_size, show_progress_bar=show_progress_bar)
     _report(selected[1], sources, selected[0], data, num_negatives,
             {"inside_cluster": repr(clf), "max_similarity": max_similarity,
              "relative_margin": relative_margin})
     if output_format == "nested":
-        label = "nearest threshold" if clf.method == "nearest" else "sim " + (
-            "radius" if clf.method == "radius" else "threshold")
+        label = {"nearest": "nearest threshold", "radius": "sim radius",
+                 "contrast": "p_same threshold"}.get(clf.method, "sim threshold")
         return _nested(dataset, selected[0], data, guards.cutoff, label)
     return _flat_format(selected[0], data, output_format=output_format, num_negatives=num_negatives)
 
 
 def _mine_chunks(data: _Data, sources: tuple[str, ...], cross: _CrossResult | None, guards: _Guards,
                  *, same_class: bool, seed: int, num_negatives: int, diversity: float,
-                 chunk_size: int, show_progress_bar: bool | None) -> tuple[_Selected, Counter]:
+                 ranking: _Ranking | None, chunk_size: int,
+                 show_progress_bar: bool | None) -> tuple[_Selected, Counter]:
     same_image = _same_image_pool(data) if "same_image" in sources else None
     tiebreak = np.random.default_rng(seed).permutation(len(data.texts))
     cross_kind = _KIND_CODE["same_class" if same_class else "cross_image"]
@@ -1038,10 +1315,153 @@ def _mine_chunks(data: _Data, sources: tuple[str, ...], cross: _CrossResult | No
                 parts.append(_from_cross(cross, r0, r1, s, cross_kind))
             elif source == "distractors" and data.distractors is not None:
                 parts.append(_from_pool(data.distractors, r0, r1, s))
-        chosen.append(_select_chunk(data, parts, guards, counts, tiebreak,
-                                    num_negatives=num_negatives, diversity=diversity))
+        chosen.append(_select_chunk(data, parts, guards, counts, tiebreak, num_negatives=num_negatives,
+                                    diversity=diversity, ranking=ranking))
     fields = _Selected.__dataclass_fields__
     return _Selected(*(np.concatenate([getattr(c, f) for c in chosen]) for f in fields)), counts
+
+
+# --------------------------------------------------------------------- rounds
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What one mining round found (:func:`mine_rounds`).
+
+    Attributes:
+        round: 1-based.
+        candidates: candidates the model scored this round (its slice of the ranking).
+        false_positives: of those, how many the model scored as matches (new negatives).
+        referents_hit: referents that got at least one.
+        scorer_calls: calls of the scorer this round.
+        seconds: wall time of the round.
+        kinds: false positives per candidate kind.
+    """
+
+    round: int
+    candidates: int
+    false_positives: int
+    referents_hit: int
+    scorer_calls: int
+    seconds: float
+    kinds: dict[str, int]
+
+
+def _round_slices(ranked: list[list[dict]], r: int, per_round: int) -> list[list[dict]]:
+    return [negatives[(r - 1) * per_round : r * per_round] for negatives in ranked]
+
+
+def _false_positives(scorer: Any, dataset: Dataset, positives: list[list[str]], slices: list[list[dict]],
+                     show_progress_bar: bool | None) -> list[list[tuple[dict, float, float]]]:
+    """Per referent, the candidates of its slice the model scores at or above its decision point."""
+    from refaug.scoring import score_all
+
+    rows = [i for i, cands in enumerate(slices) if cands]
+    if not rows:
+        return [[] for _ in slices]
+    texts = [positives[i] + [c["text"] for c in slices[i]] for i in rows]
+    scores = score_all(scorer, dataset.select(rows), texts, show_progress_bar=show_progress_bar)
+    found: list[list[tuple[dict, float, float]]] = [[] for _ in slices]
+    for i, got in zip(rows, scores, strict=True):
+        own = got[: len(positives[i])]
+        ref = scorer.threshold
+        if ref is None:
+            if not np.isfinite(own).any():
+                continue
+            ref = float(np.nanmean(own))
+        for cand, value in zip(slices[i], got[len(positives[i]) :], strict=True):
+            if value >= ref:
+                found[i].append((cand, float(value), float(ref)))
+    return found
+
+
+def mine_rounds(
+    dataset: Dataset,
+    *,
+    scorer: Any,
+    rounds: int = 3,
+    per_round: int | None = None,
+    min_new: int = 1,
+    num_negatives: int = 30,
+    on_round: Any = None,
+    show_progress_bar: bool | None = None,
+    **options: Any,
+) -> tuple[Dataset, list[RoundReport]]:
+    """Mining rounds that collect the negatives the user's model confuses with the truth.
+
+    The candidates that pass the guards are ranked by similarity once
+    (:func:`mine_hard_negatives`, ``rounds * per_round`` per referent). Round r shows the
+    model the next ``per_round`` of each referent's ranking; the ones it scores as matches
+    (at or above ``scorer.threshold``, or for relative scorers the mean score of the
+    referent's own texts) are its false positives, and join the referent's negatives.
+    Deeper slices are easier, so the returns diminish; a round that finds fewer than
+    ``min_new`` stops the loop. ``on_round(report, false_positives)`` runs after each round:
+    retrain the model there, and the next round scores with the retrained model.
+
+    Args:
+        dataset: referent rows (with ``image`` and ``bbox`` for image scorers).
+        scorer: a :class:`refaug.scoring.Scorer`.
+        rounds: the most rounds to run.
+        per_round: candidates per referent per round; None: ``num_negatives``.
+        min_new: stop after a round that finds fewer new false positives than this.
+        num_negatives: negatives per referent from the similarity ranking, kept besides the
+            model's false positives.
+        on_round: None, or a callable ``(RoundReport, list[list[dict]]) -> None``.
+        show_progress_bar: None shows bars on long work.
+        **options: passed on to :func:`mine_hard_negatives` (``embedder``, ``classifier``,
+            ``sources``...).
+
+    Returns:
+        The dataset with ``hard_negatives`` (the model's false positives first, reason
+        ``"model false positive, round r: ..."``, then the other mined negatives), and one
+        :class:`RoundReport` per round run.
+    """
+    if rounds < 1 or min_new < 0:
+        raise ValueError(f"rounds={rounds} must be >= 1 and min_new={min_new} >= 0")
+    per_round = per_round or num_negatives
+    options.update(output_format="nested", show_progress_bar=show_progress_bar)
+    pool = mine_hard_negatives(dataset, num_negatives=max(num_negatives, rounds * per_round), **options)
+    ranked = pool["hard_negatives"]
+    rows = dataset.select_columns([c for c in ("expressions", "views") if c in dataset.column_names]).to_list()
+    positives = [list(cluster_texts(r, include_expressions=options.get("include_expressions", True)))
+                 for r in rows]
+    collected: list[list[dict]] = [[] for _ in ranked]
+    reports: list[RoundReport] = []
+    for r in range(1, rounds + 1):
+        started, calls = time.perf_counter(), scorer.calls
+        slices = _round_slices(ranked, r, per_round)
+        found = _false_positives(scorer, dataset, positives, slices, show_progress_bar)
+        kinds: Counter = Counter()
+        for i, hits in enumerate(found):
+            for cand, value, ref in hits:
+                collected[i].append({**cand, "reason": f"model false positive, round {r}: "
+                                     f"score {value:.3f} >= {ref:.3f}; {cand['reason']}",
+                                     "score_parts": {**(cand.get("score_parts") or {}), "model_score": value}})
+                kinds[cand["kind"]] += 1
+        report = RoundReport(round=r, candidates=sum(len(x) for x in slices),
+                             false_positives=sum(len(x) for x in found),
+                             referents_hit=sum(1 for x in found if x), scorer_calls=scorer.calls - calls,
+                             seconds=time.perf_counter() - started, kinds=dict(kinds))
+        reports.append(report)
+        logger.info("round %d: %d candidates scored, %d new false positives (%d referents), %.1f s",
+                    r, report.candidates, report.false_positives, report.referents_hit, report.seconds)
+        if on_round is not None:
+            on_round(report, [[c for c, _, _ in hits] for hits in found])
+        if report.false_positives < min_new:
+            logger.info("round %d found fewer than %d new false positives: stopping", r, min_new)
+            break
+    return _with_rounds(pool, ranked, collected, num_negatives), reports
+
+
+def _with_rounds(pool: Dataset, ranked: list[list[dict]], collected: list[list[dict]],
+                 num_negatives: int) -> Dataset:
+    merged = []
+    for negatives, hits in zip(ranked, collected, strict=True):
+        seen = {c["text"] for c in hits}
+        merged.append(hits + [c for c in negatives[:num_negatives] if c["text"] not in seen])
+    features = pool.features
+    return pool.remove_columns("hard_negatives").add_column("hard_negatives", merged,
+                                                           feature=features["hard_negatives"])
 
 
 # ------------------------------------------------------------------------ CLI
@@ -1062,18 +1482,58 @@ def _cli_dataset(args: Any) -> Dataset:
     return loaded
 
 
+def _cli_classifier(args: Any, embedder: Embedder) -> ClusterClassifier:
+    if args.classifier:
+        return ClusterClassifier.load(args.classifier, embedder=embedder)
+    return ClusterClassifier(args.method, threshold=args.threshold, embedder=embedder)
+
+
+def _parse_weights(text: str | None) -> Weights | None:
+    """``"similarity=1,uncertainty=1,diversity=0.2"`` -> a dict."""
+    if not text:
+        return None
+    weights = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--weights {text!r}: write name=value pairs separated by commas, "
+                             "e.g. similarity=1,uncertainty=1,diversity=0.2") from None
+    return weights
+
+
 def _cli_mine(args: Any) -> int:
+    from refaug.report import format_table
+
     embedder = Embedder(args.model, cache_dir=args.cache_dir)
-    classifier = ClusterClassifier(args.method, threshold=args.threshold, embedder=embedder)
-    out = mine_hard_negatives(
-        _cli_dataset(args), embedder=embedder, classifier=classifier, num_negatives=args.num_negatives,
-        sources=tuple(args.sources), same_class=args.same_class, max_similarity=args.max_similarity,
-        relative_margin=args.relative_margin, diversity=args.diversity, seed=args.seed,
-        output_format=args.format,
-    )
+    classifier = _cli_classifier(args, embedder)
+    scorer = None
+    if args.scorer:
+        from refaug.scoring import scorer_from_spec
+
+        scorer = scorer_from_spec(args.scorer, threshold=args.scorer_threshold)
+    options = dict(embedder=embedder, classifier=classifier, sources=tuple(args.sources),
+                   same_class=args.same_class, max_similarity=args.max_similarity,
+                   relative_margin=args.relative_margin, seed=args.seed)
+    dataset = _cli_dataset(args)
+    if args.rounds:
+        if scorer is None:
+            raise ValueError("--rounds needs --scorer (the model whose false positives are collected)")
+        out, reports = mine_rounds(dataset, scorer=scorer, rounds=args.rounds, per_round=args.per_round,
+                                   min_new=args.min_new, num_negatives=args.num_negatives, **options)
+        rows = [[r.round, r.candidates, r.false_positives, r.referents_hit, r.scorer_calls,
+                 f"{r.scorer_calls / max(len(dataset), 1):.2f}", f"{r.seconds:.1f}",
+                 ", ".join(f"{k} {v}" for k, v in sorted(r.kinds.items()))] for r in reports]
+        print(format_table(rows, ["round", "scored", "new false positives", "referents", "scorer calls",
+                                  "calls/referent", "seconds", "by kind"], title="mining rounds"))
+    else:
+        out = mine_hard_negatives(dataset, num_negatives=args.num_negatives, diversity=args.diversity,
+                                  scorer=scorer, weights=_parse_weights(args.weights),
+                                  output_format=args.format, **options)
     out.save_to_disk(args.out)
     print(f"wrote {len(out)} rows ({', '.join(out.column_names)}) to {args.out}")
-    if args.format == "nested":
+    if args.format == "nested" or args.rounds:
         kinds = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
         print("negatives by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     return 0
@@ -1088,6 +1548,8 @@ def _cli_calibrate(args: Any) -> int:
                                  target_fnr=args.target_fnr, seed=args.seed, plot=args.plot,
                                  embedder=Embedder(args.model, cache_dir=args.cache_dir))
     text = json.dumps(result.to_dict(), indent=2)
+    if args.save:
+        result.classifier().save(args.save)
     if args.json:
         Path(args.json).write_text(text)
     print(text)
@@ -1098,7 +1560,7 @@ def _common_cli_options(parser: Any) -> None:
     parser.add_argument("dataset", nargs="?", help="a datasets.save_to_disk folder of referent rows")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N",
                         help="use N generated synthetic scenes instead of a dataset")
-    parser.add_argument("--method", default="centroid", choices=("centroid", "radius", "nearest"))
+    parser.add_argument("--method", default="centroid", choices=("centroid", "radius", "nearest", "contrast"))
     parser.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     parser.add_argument("--cache-dir", default=None, help="embedding cache folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -1117,6 +1579,21 @@ def register_cli(subparsers: Any) -> None:
     mine.add_argument("--relative-margin", type=float, default=DEFAULT_RELATIVE_MARGIN)
     mine.add_argument("--diversity", type=float, default=0.0)
     mine.add_argument("--format", default="nested", choices=OUTPUT_FORMATS)
+    mine.add_argument("--classifier", default=None,
+                      help="a saved ClusterClassifier JSON (e.g. from refaug calibrate --save)")
+    mine.add_argument("--scorer", default=None, metavar="SPEC",
+                      help="the model in the loop: text, text:MODEL, clip:CHECKPOINT, "
+                           "clip-image:CHECKPOINT or python:MODULE:NAME")
+    mine.add_argument("--scorer-threshold", type=float, default=None,
+                      help="the scorer's decision point (default: its own, else relative)")
+    mine.add_argument("--weights", default=None, metavar="W",
+                      help="ranking weights, e.g. similarity=1,uncertainty=1,diversity=0.2")
+    mine.add_argument("--rounds", type=int, default=0,
+                      help="mining rounds collecting the scorer's false positives (needs --scorer)")
+    mine.add_argument("--per-round", type=int, default=None,
+                      help="candidates per referent per round (default: --num-negatives)")
+    mine.add_argument("--min-new", type=int, default=1,
+                      help="stop after a round with fewer new false positives than this")
     mine.set_defaults(handler=_cli_mine)
     calibrate = subparsers.add_parser("calibrate", help="choose a cluster threshold; AUC and plot")
     _common_cli_options(calibrate)
@@ -1124,4 +1601,7 @@ def register_cli(subparsers: Any) -> None:
     calibrate.add_argument("--target-fnr", type=float, default=0.05)
     calibrate.add_argument("--plot", default=None, help="PNG path for the similarity distributions")
     calibrate.add_argument("--json", default=None, help="also write the result to this JSON file")
+    calibrate.add_argument("--save", default=None,
+                           help="write the calibrated classifier (for contrast: its fitted weights) "
+                                "as JSON, for refaug mine --classifier")
     calibrate.set_defaults(handler=_cli_calibrate)

@@ -215,6 +215,10 @@ class HardNegative:
         similarity: cosine similarity to the referent's cluster centroid.
         score: the ranking score actually used (higher is harder).
         reason: why it was kept, e.g. ``"sim 0.62 < threshold 0.70"``.
+        score_parts: the components of ``score`` (:data:`SCORE_PARTS`): ``similarity``,
+            ``uncertainty`` (how close the user's model scored it to the positives),
+            ``diversity`` (mean distance to the referent's other chosen negatives) and
+            ``model_score`` (the model's raw score); None where a part was not computed.
     """
 
     text: str
@@ -224,10 +228,12 @@ class HardNegative:
     similarity: float
     score: float
     reason: str
+    score_parts: dict[str, float | None] | None = None
 
     @classmethod
     def from_candidate(
-        cls, candidate: Candidate, *, similarity: float, score: float, reason: str
+        cls, candidate: Candidate, *, similarity: float, score: float, reason: str,
+        score_parts: dict[str, float | None] | None = None,
     ) -> HardNegative:
         return cls(
             text=candidate.text,
@@ -237,6 +243,7 @@ class HardNegative:
             similarity=float(similarity),
             score=float(score),
             reason=reason,
+            score_parts=score_parts,
         )
 
     @property
@@ -248,7 +255,7 @@ class HardNegative:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> HardNegative:
-        values = {f.name: row[f.name] for f in fields(cls)}
+        values = {f.name: row.get(f.name) for f in fields(cls)}
         values["similarity"] = float(values["similarity"])
         values["score"] = float(values["score"])
         return cls(**values)
@@ -279,11 +286,15 @@ CANDIDATE_FEATURE = {
     "origin": Value("string"),
 }
 
+# The components of a hard negative's ranking score (HardNegative.score_parts).
+SCORE_PARTS: tuple[str, ...] = ("similarity", "uncertainty", "diversity", "model_score")
+
 HARD_NEGATIVE_FEATURE = {
     **CANDIDATE_FEATURE,
     "similarity": Value("float32"),
     "score": Value("float32"),
     "reason": Value("string"),
+    "score_parts": {part: Value("float32") for part in SCORE_PARTS},
 }
 
 REFERENT_FEATURES = Features(

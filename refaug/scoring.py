@@ -770,3 +770,35 @@ class TextScorer(Scorer):
             best = sims.max(axis=1)
             out.append(np.where(np.isneginf(best), np.nan, best).astype(np.float32))
         return out
+
+
+def scorer_from_spec(spec: str, *, threshold: float | None = None) -> Scorer:
+    """Build a scorer from a command-line spec.
+
+    ``text`` or ``text:MODEL`` (:class:`TextScorer`), ``clip:CHECKPOINT`` (:class:`CLIPScorer`
+    on the referent's box), ``clip-image:CHECKPOINT`` (on the whole image), or
+    ``python:MODULE:NAME`` where ``NAME`` is a :class:`Scorer` instance, or a callable that
+    returns one (called with no arguments).
+
+    Example:
+        >>> scorer_from_spec("text")  # doctest: +SKIP
+        TextScorer(model=..., threshold=None)
+    """
+    kind, _, rest = spec.partition(":")
+    if kind == "text":
+        return TextScorer(rest or None, threshold=threshold)
+    if kind in ("clip", "clip-image") and rest:
+        return CLIPScorer(rest, crop="box" if kind == "clip" else "image", threshold=threshold)
+    if kind == "python" and rest.count(":") == 1:
+        import importlib
+
+        module, name = rest.split(":")
+        obj = getattr(importlib.import_module(module), name)
+        scorer = obj if isinstance(obj, Scorer) else obj()
+        if not isinstance(scorer, Scorer):
+            raise TypeError(f"{rest} gave {type(scorer).__name__}, not a refaug.scoring.Scorer")
+        if threshold is not None:
+            scorer.threshold = threshold
+        return scorer
+    raise ValueError(f"scorer spec {spec!r} is not valid; use text, text:MODEL, clip:CHECKPOINT, "
+                     "clip-image:CHECKPOINT or python:MODULE:NAME")

@@ -37,7 +37,7 @@ def unit(*rows: list[float]) -> np.ndarray:
 
 
 def test_invalid_method_lists_the_choices():
-    with pytest.raises(ValueError, match="'centroid', 'nearest', 'radius'"):
+    with pytest.raises(ValueError, match="'centroid', 'contrast', 'nearest', 'radius'"):
         ClusterClassifier("median")
 
 
