@@ -25,7 +25,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 Source = Literal["synthetic", "refer", "disk"]
-Method = Literal["centroid", "radius", "nearest"]
+Method = Literal["centroid", "radius", "nearest", "contrast"]
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,12 @@ def _is_head(token: Token) -> bool:
     if head_class(lemma) is not None and not (_is_attribute_word(low) and low not in _COCO_NAMES):
         if token.pos_ in _NOUN_POS or (token.dep_ == "ROOT" and token.pos_ != "VERB"):
             return True
-        return head_class(low) is not None and token.pos_ in ("PRON", "ADJ", "VERB", "X")
+        # A class noun a fragment's parse takes for a modifier ("the square right of ..."),
+        # unless it modifies a noun that names the object ("square table").
+        modifies_noun = token.dep_ in ("amod", "compound") and token.head.pos_ in _NOUN_POS and (
+            not _is_attribute_word(token.head.lower_))
+        return head_class(low) is not None and token.pos_ in ("PRON", "ADJ", "VERB", "X") and (
+            not modifies_noun)
     return token.pos_ in _NOUN_POS and not _is_attribute_word(low) and not _is_item(token) and (
         low not in lx.COUNT_WORDS)
 
@@ -218,11 +223,14 @@ def _items(doc: Doc, candidates: set[int]) -> dict[int, str]:
             t.lower_ in lx.POSSESSION_WORDS or _lemma(t) in lx.POSSESSION_WORDS for t in doc[first + 1 : token.i])
         governed = (_ancestors_until_head(token, candidates) is not None
                     or _is_verb_object(token, candidates) or after_possession)
+        # "bike no basket", "horse on right, no rider": a noun after the referent's that "no"
+        # determines is something the referent lacks.
+        lacked = token.i > first and any(c.lower_ == "no" and c.dep_ == "det" for c in token.children)
         if (_is_item(token) and (governed or token.i not in candidates)) or (
             governed and _possessed(token, candidates)
-        ):
+        ) or lacked:
             lemma = _lemma(token) if token.lower_ not in lx.CLOTHING else token.lower_
-            items[token.i] = lx.CLOTHING_SYNONYMS.get(lemma, lemma)
+            items[token.i] = lx.CLOTHING_SYNONYMS.get(token.lower_) or lx.CLOTHING_SYNONYMS.get(lemma, lemma)
     return items
 
 

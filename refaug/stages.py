@@ -111,21 +111,29 @@ def embed_stage(ds: Dataset, config: RunConfig, context: RunContext) -> None:
 def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     """Each cluster's member-to-centroid similarities and each distractor's similarity to it."""
     from refaug.clusters import ClusterClassifier
+    from refaug.contrast import Description
 
     classifier = ClusterClassifier(config.method, threshold=config.threshold, embedder=build_embedder(config, context))
-    columns = [c for c in ("expressions", "views", "distractors") if c in ds.column_names]
-    rows = [(_cluster(row), [c["text"] for c in row.get("distractors") or ()]) for row in ds.select_columns(columns)]
-    distinct = sorted({t for members, candidates in rows for t in (*members, *candidates)})
+    columns = [c for c in ("expressions", "views", "distractors", "category") if c in ds.column_names]
+    rows = [(_cluster(row), [c["text"] for c in row.get("distractors") or ()], row.get("category"))
+            for row in ds.select_columns(columns)]
+    distinct = sorted({t for members, candidates, _ in rows for t in (*members, *candidates)})
     vectors = classifier.embedder.encode(distinct)  # one batched pass over the whole corpus
+    contrast = config.method == "contrast"
+    if contrast:
+        classifier.describe(distinct)  # one nlp.pipe pass over the whole corpus
     index = {text: i for i, text in enumerate(distinct)}
     stats, distractor_sims = [], []
     negatives = total = 0
-    for members, candidates in rows:
+    for members, candidates, category in rows:
         member_emb = vectors[[index[t] for t in members]]
         centroid = member_emb.mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         sims = (classifier.similarity_embeddings(member_emb, vectors[[index[t] for t in candidates]])
                 if candidates else np.zeros(0))
+        if contrast and candidates:  # P(same referent) from the cosine and the attributes
+            cluster = Description.union(classifier.describe(list(members)), category=category)
+            sims = classifier.contrast_probability(cluster, classifier.describe(candidates), sims)[0]
         negatives += int((sims < classifier.threshold).sum())
         total += len(candidates)
         member_sims = member_emb @ centroid

@@ -28,3 +28,12 @@ def test_training_snippet_reads_an_export(tmp_path, monkeypatch):
     assert len(batch["negatives"][0]) == 8
     published = load_from_disk("demo")["train"]
     assert namespace["train"]["hard_negatives"] == published["hard_negatives"]
+
+
+def test_contrast_and_scorer_snippet_runs(capsys):
+    namespace: dict = {}
+    exec(compile(_block_after("## Hard negatives that are really negative"), "README.md", "exec"), namespace)
+    assert "spatial: left vs right (head: lady)" in capsys.readouterr().out
+    assert set(namespace["out"][0]["hard_negatives"][0]["score_parts"]) == {
+        "similarity", "uncertainty", "diversity", "model_score"}
+    assert namespace["rounds"] and namespace["rounds"][0].round == 1

@@ -417,12 +417,12 @@ ACCESSORIES: frozenset[str] = frozenset(
     {"umbrella", "bag", "backpack", "purse", "handbag", "glasses", "sunglasses", "hat", "cap",
      "helmet", "beard", "mustache", "bald", "ponytail", "tattoo", "watch", "scarf", "mask",
      "headband", "bandana", "earrings", "necklace", "phone", "racket", "racquet", "bat",
-     "glove", "camera", "cup", "drink", "hood"}
+     "glove", "camera", "cup", "drink", "hood", "shades"}
 )  # fmt: skip
 CLOTHING_SYNONYMS: MappingProxyType[str, str] = MappingProxyType(
     {"cap": "hat", "beanie": "hat", "tshirt": "shirt", "t-shirt": "shirt", "tee": "shirt",
-     "jersey": "shirt", "blouse": "shirt", "top": "shirt", "sunglasses": "glasses",
-     "shades": "glasses", "spectacles": "glasses", "trousers": "pants", "coat": "jacket",
+     "jersey": "shirt", "blouse": "shirt", "top": "shirt", "shades": "sunglasses",
+     "spectacles": "glasses", "eyeglasses": "glasses", "trousers": "pants", "coat": "jacket",
      "sweatshirt": "hoodie", "jumper": "sweater", "tank": "shirt", "tshirts": "shirt",
      "racquet": "racket", "purse": "bag", "handbag": "bag", "backpack": "bag",
      "shoes": "shoe", "boots": "shoe", "sneakers": "shoe", "gloves": "glove", "hats": "hat",
@@ -504,8 +504,15 @@ HEAD_CATEGORIES: MappingProxyType[str, str] = MappingProxyType(
         "umbrella": "umbrella", "laptop": "laptop", "keyboard": "keyboard", "mouse": "mouse",
         "remote": "remote", "sink": "sink", "toilet": "toilet", "oven": "oven",
         "microwave": "microwave", "toaster": "toaster", "scissors": "scissors",
-        "suitcase": "suitcase", "tie": "tie",
+        "suitcase": "suitcase", "tie": "tie", "decker": "bus",
+        # Flat shapes (the scenes of refaug.data.synthetic, diagrams): each its own class.
+        "circle": "circle", "square": "square", "triangle": "triangle", "star": "star",
+        "hexagon": "hexagon", "diamond": "diamond", "rectangle": "rectangle", "oval": "oval",
     }
+)  # fmt: skip
+# Classes one rides: "man on a horse" is riding it (posture "ride"), so not walking.
+RIDDEN_CLASSES: frozenset[str] = frozenset(
+    {"bicycle", "motorcycle", "horse", "elephant"}
 )  # fmt: skip
 # Nouns that stand for the referent without naming its kind ("the one on the left").
 GENERIC_HEADS: frozenset[str] = frozenset(
