@@ -72,15 +72,15 @@ DEFAULT_RADIUS_MARGIN = 0.22
 # benchmarks/results/contrast.json. Re-fit for another encoder or dataset with
 # calibrate_threshold(dataset, method="contrast").
 DEFAULT_CONTRAST_MODEL = ContrastModel(
-    intercept=-3.0019,
+    intercept=0.8101,
     weights={
-        "cosine": 6.6791, "conflicts": -3.7204, "agreements": 0.27,
-        "conflict:head": 1.2286, "conflict:spatial": 1.6461, "conflict:ordinal": -2.8775, "conflict:color": -0.3458,
-        "conflict:size": -1.7886, "conflict:count": -1.0926, "conflict:material": -1.2344, "conflict:clothing": -0.0601,
-        "conflict:action": 2.0506, "conflict:negation": -1.2467,
-        "agree:head": 1.1546, "agree:spatial": -0.1676, "agree:ordinal": -0.5836, "agree:color": -1.4877,
-        "agree:size": 0.7202, "agree:count": 0.2079, "agree:material": 0.1852, "agree:clothing": 0.1303,
-        "agree:action": 0.1108, "agree:negation": 0.0,
+        "cosine": 0.1715, "conflicts": -4.6939, "agreements": 1.4468,
+        "conflict:head": -1.353, "conflict:spatial": 2.3955, "conflict:ordinal": -1.992, "conflict:color": -4.1164,
+        "conflict:size": -0.6758, "conflict:count": -0.3514, "conflict:material": -0.4106, "conflict:clothing": -0.078,
+        "conflict:action": 2.2695, "conflict:negation": -0.3816,
+        "agree:head": 0.3234, "agree:spatial": 0.192, "agree:ordinal": -0.1742, "agree:color": -0.9607,
+        "agree:size": 0.6305, "agree:count": 0.2618, "agree:material": 0.2143, "agree:clothing": 0.5031,
+        "agree:action": 0.4566, "agree:negation": 0.0,
     },
     fitted_on="python benchmarks/contrast.py --fit-defaults",
 )
@@ -103,6 +103,11 @@ class ClusterClassifier:
         margin: for ``"radius"``, how far below the loosest member the cut-off lies.
         embedder: the :class:`~refaug.embed.Embedder` used by the text-level methods;
             None creates the default one on first use.
+        model: for ``"contrast"``, the :class:`~refaug.contrast.ContrastModel` (or its
+            dict); None: ``DEFAULT_CONTRAST_MODEL``.
+        conflict_is_negative: for ``"contrast"``, a candidate with a conflict ("left" vs
+            "right" of the same head) is a negative whatever its probability; False: the
+            probability alone decides.
 
     Example:
         >>> clf = ClusterClassifier(method="nearest", threshold=0.8)
@@ -118,8 +123,10 @@ class ClusterClassifier:
         margin: float = DEFAULT_RADIUS_MARGIN,
         embedder: Embedder | None = None,
         model: ContrastModel | dict[str, Any] | None = None,
+        conflict_is_negative: bool = True,
     ) -> None:
         check_choice("method", method, CLUSTER_METHODS)
+        self.conflict_is_negative = bool(conflict_is_negative)
         self.method = method
         self.threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
         self.margin = float(margin)
@@ -141,7 +148,7 @@ class ClusterClassifier:
         embedder = self._embedder.config() if self._embedder is not None else None
         model = self.model.to_dict() if self.model is not None else None
         return {"method": self.method, "threshold": self.threshold, "margin": self.margin,
-                "embedder": embedder, "model": model}
+                "embedder": embedder, "model": model, "conflict_is_negative": self.conflict_is_negative}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -168,7 +175,8 @@ class ClusterClassifier:
 
         config = json.loads(Path(path).read_text())
         return cls(config["method"], threshold=config["threshold"], margin=config["margin"],
-                   embedder=embedder, model=config.get("model"))
+                   embedder=embedder, model=config.get("model"),
+                   conflict_is_negative=config.get("conflict_is_negative", True))
 
     @property
     def embedder(self) -> Embedder:
@@ -200,6 +208,12 @@ class ClusterClassifier:
         features = np.stack([pair_features(f, float(s)) for f, s in zip(findings, cosine, strict=True)])
         return self.model.probability(features), findings
 
+    def _conflicts(self, findings: Sequence[Sequence[Finding]]) -> np.ndarray:
+        """Per candidate: a conflict that decides "negative" (when ``conflict_is_negative``)."""
+        if not self.conflict_is_negative:
+            return np.zeros(len(findings), bool)
+        return np.array([any(f.conflict for f in found) for found in findings], bool)
+
     def explain(self, cluster_texts: Sequence[str], candidate: str, *,
                 category: str | None = None) -> Explanation:
         """What the contrast judgement of ``candidate`` rests on: conflicts, agreements, scores.
@@ -221,7 +235,8 @@ class ClusterClassifier:
         return Explanation(
             conflicts=tuple(f for f in findings if f.conflict),
             agreements=tuple(f for f in findings if not f.conflict),
-            cosine=cosine, score=score, negative=score < self.cutoff_embeddings(members),
+            cosine=cosine, score=score, negative=bool(score < self.cutoff_embeddings(members) or (
+                self.method == "contrast" and self.conflict_is_negative and any(f.conflict for f in findings))),
         )
 
     # ----------------------------------------------------------- embeddings
@@ -280,7 +295,11 @@ class ClusterClassifier:
                     category: str | None = None) -> np.ndarray:
         """True for each candidate that lies outside the cluster (a negative)."""
         if self.method == "contrast":
-            return self.similarity(cluster_texts, candidates, category=category) < self.threshold
+            members, cands = self._embed(cluster_texts, candidates)
+            cosine = cands @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
+            cluster = Description.union(self.describe(list(cluster_texts)), category=category)
+            probability, findings = self.contrast_probability(cluster, self.describe(list(candidates)), cosine)
+            return (probability < self.threshold) | self._conflicts(findings)
         members, cands = self._embed(cluster_texts, candidates)
         return self.similarity_embeddings(members, cands) < self.cutoff_embeddings(members)
 
@@ -322,9 +341,11 @@ class ClusterClassifier:
             if self.method == "contrast":
                 cosine = cand_vectors @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
                 union = Description.union(self.describe(cluster), category=category)
-                sim = self.contrast_probability(union, self.describe(cands), cosine)[0]
-            else:
-                sim = self.similarity_embeddings(members, cand_vectors)
+                sim, findings = self.contrast_probability(union, self.describe(cands), cosine)
+                sims.append(sim.astype(float).tolist())
+                negs.append(((sim < self.threshold) | self._conflicts(findings)).tolist())
+                continue
+            sim = self.similarity_embeddings(members, cand_vectors)
             sims.append(sim.astype(float).tolist())
             negs.append((sim < self.cutoff_embeddings(members)).tolist())
         return {"candidate_similarity": sims, "candidate_is_negative": negs}

@@ -47,13 +47,15 @@ CONTRAST_KINDS: tuple[str, ...] = (
 _EXCLUSIVE = frozenset({"spatial", "color", "size", "count", "material", "posture"})
 _NOUN_POS = frozenset({"NOUN", "PROPN"})
 _SKIP_VERBS = frozenset(
-    {"be", "have", "wear", "do", "get", "make", "see", "can", "look", "show", "say", "use",
+    {"be", "have", "wear", "do", "get", "make", "see", "can", "show", "say", "use",
      "go", "come", "seem", "appear", "take", "let", "put", "belong", "dress", "clothe"}
 )  # fmt: skip
 _MATERIAL_FORM = {"wooden": "wood", "woolen": "wool", "metallic": "metal", "steel": "metal",
                   "iron": "metal", "aluminum": "metal"}
-_COCO_NAMES = {name: name for name, _ in COCO_CATEGORIES.values()}
-_COCO_NAMES.update({name.split()[-1]: name for name, _ in COCO_CATEGORIES.values()})
+# Category names, and their last words ("bear" for "teddy bear") where no category owns it
+# ("dog" is "dog", not "hot dog").
+_COCO_NAMES = {name.split()[-1]: name for name, _ in COCO_CATEGORIES.values()}
+_COCO_NAMES.update({name: name for name, _ in COCO_CATEGORIES.values()})
 _PARTS = frozenset({"hair", "beard", "fur", "sleeve", "sleeves", "coat"})
 _NEGATORS = frozenset({"not", "no", "n't", "never", "without", "nobody", "none"})
 
@@ -170,8 +172,9 @@ def _is_attribute_word(low: str) -> bool:
 def _is_item(token: Token) -> bool:
     """Clothing, accessories and body parts: they describe their wearer, not an object."""
     lemma = _lemma(token)
-    return token.lower_ in lx.CLOTHING or lemma in lx.CLOTHING or lemma in lx.ACCESSORIES or (
-        lemma in _PARTS)
+    low = token.lower_
+    return low in lx.CLOTHING or low in lx.ACCESSORIES or lemma in lx.CLOTHING or (
+        lemma in lx.ACCESSORIES or lemma in _PARTS)
 
 
 def _is_head(token: Token) -> bool:
@@ -197,9 +200,12 @@ def _is_head(token: Token) -> bool:
 
 
 def _possessed(token: Token, heads: set[int]) -> bool:
-    """Whether a noun is something a head noun has, holds or wears ("man *with a hat*")."""
+    """Whether a noun is something a head noun has, holds or wears ("man *with a hat*"): the
+    possession word comes first (in "kid holding string" a bad parse hangs "kid" below it)."""
     for ancestor in token.ancestors:
-        if ancestor.lower_ in lx.POSSESSION_WORDS or _lemma(ancestor) in lx.POSSESSION_WORDS:
+        if ancestor.i < token.i and (
+            ancestor.lower_ in lx.POSSESSION_WORDS or _lemma(ancestor) in lx.POSSESSION_WORDS
+        ):
             return True
         if ancestor.i in heads:
             return False
@@ -407,31 +413,59 @@ def _sizes_materials_counts(doc: Doc, referent: set[int], items: dict[int, str],
         elif token.dep_ == "nummod" and (n := lx.number_value(low)) is not None and 0 < n < 20:
             if token.head.i == primary or primary is None:
                 found.append(Attribute("count", "", str(n), True, f"{token.text} {token.head.text}"))
+            elif token.head.i in items:  # "plate with two slices": how many of a thing it has
+                found.append(Attribute("count", f"item:{items[token.head.i]}", str(n), True,
+                                       f"{token.text} {token.head.text}"))
         elif low in lx.COUNT_WORDS and not part:
             found.append(Attribute("count", "", lx.COUNT_WORDS[low], True, token.text))
     return found
 
 
-def _items_and_actions(doc: Doc, referent: set[int], items: dict[int, str]) -> list[Attribute]:
+def _items_and_actions(doc: Doc, referent: set[int], items: dict[int, str],
+                       heads: set[int]) -> list[Attribute]:
     found = []
     for i, name in items.items():
         if i in referent and name not in _PARTS:
             key = lx.CLOTHING_SLOTS.get(name, f"item:{name}")
             found.append(Attribute("clothing", key, name, not _negated(doc[i]), doc[i].text))
     for token in doc:
-        if token.i not in referent:
-            continue
+        if token.i not in referent or token.i in heads or token.i in items:
+            continue  # a noun a fragment's parse takes for a verb ("cake with candles")
         low, lemma = token.lower_, _lemma(token)
         posture = lx.POSTURES.get(low) or lx.POSTURES.get(lemma)
         is_verb = token.pos_ == "VERB" or token.tag_ in ("VBG", "VBN")
-        if posture is None and (not is_verb or lemma in _SKIP_VERBS or _is_attribute_word(low)):
+        if posture is None and (not is_verb or _not_an_action(token, lemma)):
             continue
         negated = any(c.dep_ == "neg" for c in token.children) or (
             token.i > 0 and doc[token.i - 1].lower_ in ("not", "n't"))
         if posture is not None:
             found.append(Attribute("posture", "posture", posture, not negated, token.text))
         else:
-            found.append(Attribute("action", "verb", lemma, not negated, token.text))
+            found.append(Attribute("action", "verb", lx.ACTION_SYNONYMS.get(lemma, lemma), not negated,
+                                   token.text))
+    return found + _riding(doc, referent)
+
+
+def _not_an_action(token: Token, lemma: str) -> bool:
+    """Verbs that say nothing about what the referent does: auxiliaries and the like, "looks
+    like", possession ("holding a cup" names an item, see :func:`_items`), and nouns a
+    fragment's parse takes for verbs ("at bus *stop*")."""
+    doc = token.doc
+    looks_like = lemma == "look" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "like"
+    misparsed_noun = token.dep_ in ("pobj", "dobj", "compound", "nsubj") and token.tag_ != "VBG"
+    return (lemma in _SKIP_VERBS or lemma in lx.POSSESSION_WORDS or token.lower_ in lx.POSSESSION_WORDS
+            or _is_attribute_word(token.lower_) or looks_like or misparsed_noun)
+
+
+def _riding(doc: Doc, referent: set[int]) -> list[Attribute]:
+    """Being on something one rides ("man on a horse", "woman on bike") is riding it."""
+    found = []
+    for token in doc:
+        if token.lower_ not in ("on", "atop") or token.i not in referent:
+            continue
+        for obj in token.children:
+            if obj.dep_ == "pobj" and head_class(_lemma(obj)) in lx.RIDDEN_CLASSES:
+                found.append(Attribute("posture", "posture", "ride", True, f"{token.text} {obj.text}"))
     return found
 
 
@@ -449,7 +483,7 @@ def describe(doc: Doc) -> Description:
     attributes += _positions(doc, referent, used)
     attributes += _colors(doc, referent, items)
     attributes += _sizes_materials_counts(doc, referent, items, used, primary)
-    attributes += _items_and_actions(doc, referent, items)
+    attributes += _items_and_actions(doc, referent, items, heads)
     if _leading_not(doc):
         attributes = [a._replace(positive=not a.positive) for a in attributes]
     head_tokens = [doc[primary]] if primary is not None else []
@@ -683,10 +717,17 @@ class ContrastModel:
         if len(np.unique(labels)) < 2:
             raise ValueError("fitting the contrast model needs pairs of both labels (same referent "
                              "and other object); the data has only one")
+        # Standardise, so the L2 penalty weighs every feature alike (the cosine spans ~0.5,
+        # an indicator 1), then fold the scaling back into the weights.
+        x = np.asarray(features, np.float64)
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
         model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-        model.fit(np.asarray(features, np.float64), labels)
-        weights = {name: round(float(w), 4) for name, w in zip(FEATURES, model.coef_[0], strict=True)}
-        return cls(intercept=round(float(model.intercept_[0]), 4), weights=weights, fitted_on=fitted_on)
+        model.fit((x - mean) / std, labels)
+        coef = model.coef_[0] / std
+        intercept = float(model.intercept_[0] - (coef * mean).sum())
+        weights = {name: round(float(w), 4) for name, w in zip(FEATURES, coef, strict=True)}
+        return cls(intercept=round(intercept, 4), weights=weights, fitted_on=fitted_on)
 
     def to_dict(self) -> dict[str, Any]:
         return {"intercept": self.intercept, "weights": dict(self.weights), "fitted_on": self.fitted_on}

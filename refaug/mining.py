@@ -736,6 +736,8 @@ def _judge(flat: _Flat, data: _Data, guards: _Guards, counts: Counter) -> tuple[
         if guards.contrast is not None:
             judged = _contrast_judgement(flat, data, guards.contrast, alive)
             class_sim, note, conflict = judged.probability, judged.note, judged.conflict
+            if guards.contrast.conflict_is_negative:  # a conflict makes a sure negative
+                return (class_sim >= guards.cutoff[flat.row]) & ~conflict
         return class_sim >= guards.cutoff[flat.row]
 
     def relative_margin() -> np.ndarray:

@@ -412,6 +412,14 @@ POSTURES: MappingProxyType[str, str] = MappingProxyType(
     }
 )  # fmt: skip
 
+# Verbs that name one action (lemma -> canonical lemma): "shut" is "close", "grazing" is eating.
+ACTION_SYNONYMS: MappingProxyType[str, str] = MappingProxyType(
+    {"shut": "close", "graze": "eat", "chew": "eat", "munch": "eat", "feed": "eat",
+     "bite": "eat", "drive": "move", "travel": "move", "head": "move", "gaze": "look",
+     "stare": "look", "watch": "look", "glance": "look", "talk": "speak", "chat": "speak",
+     "grin": "smile", "laugh": "smile", "toss": "throw", "pitch": "throw"}
+)  # fmt: skip
+
 # Accessories named after "with", "wearing", "in" (besides CLOTHING), and their canonical names.
 ACCESSORIES: frozenset[str] = frozenset(
     {"umbrella", "bag", "backpack", "purse", "handbag", "glasses", "sunglasses", "hat", "cap",
