@@ -703,7 +703,7 @@ class ContrastModel:
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, *, c: float = 1.0,
             fitted_on: str = "") -> ContrastModel:
-        """Fit by L2-regularised logistic regression (scikit-learn), classes balanced.
+        """Fit by L2-regularised logistic regression, classes balanced, cosine weight >= 0.
 
         Args:
             features: ``(n, len(FEATURES))``.
@@ -711,9 +711,9 @@ class ContrastModel:
             c: inverse regularisation strength.
             fitted_on: recorded with the weights.
         """
-        from sklearn.linear_model import LogisticRegression
+        from scipy.optimize import minimize
 
-        labels = np.asarray(labels)
+        labels = np.asarray(labels, np.float64)
         if len(np.unique(labels)) < 2:
             raise ValueError("fitting the contrast model needs pairs of both labels (same referent "
                              "and other object); the data has only one")
@@ -722,10 +722,24 @@ class ContrastModel:
         x = np.asarray(features, np.float64)
         mean, std = x.mean(axis=0), x.std(axis=0)
         std = np.where(std > 0, std, 1.0)
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-        model.fit((x - mean) / std, labels)
-        coef = model.coef_[0] / std
-        intercept = float(model.intercept_[0] - (coef * mean).sum())
+        z = (x - mean) / std
+        # Classes balanced (each class weighs half), as sklearn's class_weight="balanced".
+        sample = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (1 - labels).sum()) * len(labels)
+        signs = 2 * labels - 1
+
+        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+            margin = signs * (z @ params[1:] + params[0])
+            value = np.logaddexp(0, -margin)
+            grad_margin = -sample * signs / (1 + np.exp(margin))
+            grad = np.concatenate([[grad_margin.sum()], z.T @ grad_margin])
+            grad[1:] += params[1:] / c
+            return float((sample * value).sum() + (params[1:] ** 2).sum() / (2 * c)), grad
+
+        # The cosine's weight is bounded at 0: more similar never makes "same" less likely.
+        bounds = [(None, None), (0.0, None)] + [(None, None)] * (x.shape[1] - 1)
+        result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+        coef = result.x[1:] / std
+        intercept = float(result.x[0] - (coef * mean).sum())
         weights = {name: round(float(w), 4) for name, w in zip(FEATURES, coef, strict=True)}
         return cls(intercept=round(intercept, 4), weights=weights, fitted_on=fitted_on)
 
