@@ -8,20 +8,23 @@ spaCy parse and compares them:
 - :func:`describe_texts` parses each distinct text once (``nlp.pipe``) and returns, per
   text, a :class:`Description` of its referent: the head noun (with its class and tags,
   through the synonym tables of :mod:`refaug.rewrite.lexicon`) and its attributes
-  (position, ordinal, colour, size, count, material, clothing and accessories, actions),
-  each with its polarity ("without a hat" is a negative "hat"). Words that describe
-  another object ("the star below *the blue circle*") are left out; an expression with
-  no head noun ("2nd from right") describes the referent all the same.
+  (position, end of a row, ordinal, colour, pattern, size and age, count, material,
+  clothing and accessories, actions and postures), each with its polarity ("without a
+  hat" is a negative "hat"). Words that describe another object ("the star below *the
+  blue circle*") are left out of the referent's attributes and kept as a
+  :class:`Landmark`; an expression with no head noun ("2nd from right") describes the
+  referent all the same.
 - :func:`compare` sets a cluster's description (the union over its texts) against a
   candidate's and returns :class:`Finding` s: conflicts (same kind, incompatible values,
-  same head) and agreements (same kind, same value).
+  same head; or one text's landmark is the other's referent) and agreements (same kind,
+  same value).
 
 Every vocabulary comes from :mod:`refaug.rewrite.lexicon`, shared with the rewriters.
 
 Example:
     >>> left, right = describe_texts(["left lady", "lady on right"])  # doctest: +SKIP
     >>> [str(f) for f in compare(left, right)]  # doctest: +SKIP
-    ['head: lady = lady', 'spatial: left vs right (head: lady)']
+    ['head: lady = lady (head: lady)', 'spatial: left vs right (head: lady)']
 """
 
 from __future__ import annotations
@@ -38,13 +41,13 @@ from refaug.rewrite import lexicon as lx
 
 # The kinds a finding can have, in the order of the classifier's features.
 CONTRAST_KINDS: tuple[str, ...] = (
-    "head", "spatial", "ordinal", "color", "size", "count", "material", "clothing", "action",
-    "negation",
+    "head", "spatial", "extreme", "ordinal", "color", "pattern", "size", "count", "material",
+    "clothing", "action", "negation", "landmark",
 )  # fmt: skip
 # Kinds whose values exclude one another within one key ("left" vs "right" on the
 # horizontal axis); in the others two different values may both hold ("with a hat" and
 # "with glasses").
-_EXCLUSIVE = frozenset({"spatial", "color", "size", "count", "material", "posture"})
+_EXCLUSIVE = frozenset({"spatial", "color", "pattern", "size", "count", "material", "posture"})
 _NOUN_POS = frozenset({"NOUN", "PROPN"})
 _SKIP_VERBS = frozenset(
     {"be", "have", "wear", "do", "get", "make", "see", "can", "show", "say", "use",
@@ -56,6 +59,7 @@ _MATERIAL_FORM = {"wooden": "wood", "woolen": "wool", "metallic": "metal", "stee
 # ("dog" is "dog", not "hot dog").
 _COCO_NAMES = {name.split()[-1]: name for name, _ in COCO_CATEGORIES.values()}
 _COCO_NAMES.update({name: name for name, _ in COCO_CATEGORIES.values()})
+_MULTIWORD_NAMES = frozenset(name for name, _ in COCO_CATEGORIES.values() if " " in name)
 _PARTS = frozenset({"hair", "beard", "fur", "sleeve", "sleeves", "coat"})
 _NEGATORS = frozenset({"not", "no", "n't", "never", "without", "nobody", "none"})
 
@@ -79,6 +83,32 @@ class Attribute(NamedTuple):
     word: str
 
 
+class Landmark(NamedTuple):
+    """Another object an expression places its referent by ("the star *below the blue circle*").
+
+    Attributes:
+        axis: the relation's axis ("vertical", "horizontal", "depth", "near"; "" unknown).
+        relation: its value on the axis ("below", "left", "near").
+        head: the landmark's head noun.
+        classes: its classes; tags: its person tags.
+        attributes: what the expression says about the landmark (colour, size, ...).
+        word: the words as written ("below the blue circle"), for explanations.
+    """
+
+    axis: str
+    relation: str
+    head: str
+    classes: frozenset[str]
+    tags: frozenset[str]
+    attributes: frozenset[Attribute]
+    word: str
+
+    def description(self) -> Description:
+        """The landmark as a :class:`Description` of its own."""
+        return Description(heads=frozenset({self.head}), classes=self.classes, tags=self.tags,
+                           attributes=self.attributes)
+
+
 @dataclass(frozen=True)
 class Description:
     """What one expression (or a cluster of them) says about its referent.
@@ -88,25 +118,29 @@ class Description:
         classes: their classes (a COCO category, or "person").
         tags: person tags of the heads ("male", "female", "young", "adult").
         attributes: the referent's :class:`Attribute` s.
+        landmarks: the other objects it is placed by (:class:`Landmark` s).
     """
 
     heads: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset()
     attributes: frozenset[Attribute] = field(default_factory=frozenset)
+    landmarks: frozenset[Landmark] = field(default_factory=frozenset)
 
     @classmethod
     def union(cls, descriptions: Iterable[Description], *, category: str | None = None) -> Description:
-        """The description of a cluster: everything its texts say (plus a known category)."""
+        """The description of a cluster: everything its texts say, plus a known category (the
+        dataset's annotation of the referent, which also covers a head noun read wrongly)."""
         descriptions = list(descriptions)
         classes = frozenset().union(*(d.classes for d in descriptions))
-        if category and not classes:
-            classes = frozenset({_category_class(category)})
+        if category:
+            classes |= {_category_class(category)}
         return cls(
             heads=frozenset().union(*(d.heads for d in descriptions)),
             classes=classes,
             tags=frozenset().union(*(d.tags for d in descriptions)),
             attributes=frozenset().union(*(d.attributes for d in descriptions)),
+            landmarks=frozenset().union(*(d.landmarks for d in descriptions)),
         )
 
     @property
@@ -155,6 +189,15 @@ def head_class(lemma: str) -> str | None:
     return lx.HEAD_CATEGORIES.get(low) or _COCO_NAMES.get(low)
 
 
+def _head_name(token: Token) -> str:
+    """A head noun's lemma, with the word before it where the two name a category ("hot dog",
+    "teddy bear", "wine glass")."""
+    lemma = _lemma(token)
+    if token.i > 0 and (name := f"{token.doc[token.i - 1].lower_} {lemma}") in _MULTIWORD_NAMES:
+        return name
+    return lemma
+
+
 def _lemma(token: Token) -> str:
     low = token.lower_
     lemma = token.lemma_.lower() if token.lemma_ else low
@@ -165,7 +208,7 @@ def _is_attribute_word(low: str) -> bool:
     return (
         low in lx.POSITION_AXES or low in lx.COLOR_FAMILIES or low in lx.SIZE_AXES
         or low in lx.MATERIAL_CONTRASTS or lx.ordinal_value(low) is not None
-        or lx.number_value(low) is not None or low in lx.SPATIAL_ANTONYMS
+        or lx.number_value(low) is not None or low in lx.SPATIAL_ANTONYMS or low in lx.PATTERNS
     )
 
 
@@ -180,10 +223,14 @@ def _is_item(token: Token) -> bool:
 def _is_head(token: Token) -> bool:
     """Whether a token names an object (a head noun), tolerant of a fragment's bad tags."""
     low, lemma = token.lower_, _lemma(token)
-    if low in lx.GENERIC_HEADS or lemma in lx.GENERIC_HEADS or not token.is_alpha:
+    if low in lx.GENERIC_HEADS or lemma in lx.GENERIC_HEADS or not token.is_alpha or (
+        low in lx.POSTURES or len(low) < 2  # "t shirt"
+    ):
         return False
     if low in lx.PERSON_TAGS or lemma in lx.PERSON_TAGS:
-        return token.dep_ not in ("amod", "compound") or token.head.pos_ not in _NOUN_POS
+        # "lady standing" parses as a compound of a noun "standing": the lady is the head.
+        names_object = token.head.pos_ in _NOUN_POS and token.head.lower_ not in lx.POSTURES
+        return token.dep_ not in ("amod", "compound") or not names_object
     if low in lx.AMBIGUOUS_COLORS and token.dep_ in ("amod", "compound"):
         return False
     if head_class(lemma) is not None and not (_is_attribute_word(low) and low not in _COCO_NAMES):
@@ -221,7 +268,7 @@ def _items(doc: Doc, candidates: set[int]) -> dict[int, str]:
     items = {}
     first = min(candidates, default=len(doc))
     for token in doc:
-        if token.pos_ not in _NOUN_POS and token.i not in candidates:
+        if (token.pos_ not in _NOUN_POS and token.i not in candidates) or token.lower_ in lx.PATTERNS:
             continue
         # Fragments often parse badly ("lady holding cup" roots at "cup"): a later noun after
         # a possession word is the first head's, whatever the tree says.
@@ -266,8 +313,11 @@ def _primary(doc: Doc, heads: set[int]) -> int | None:
         return None
     primary = ordered[1] if len(ordered) > 1 and doc[0].pos_ == "ADP" and (
         doc[0].lower_ not in lx.POSSESSION_WORDS) else ordered[0]
-    while doc[primary].dep_ == "compound" and doc[primary].head.i in heads:
-        primary = doc[primary].head.i  # "teddy bear": the head is "bear"
+    token = doc[primary]
+    while token.dep_ == "compound" and token.head.i != token.i:
+        token = token.head  # "teddy bear": the head is "bear"; "baseball cap guy": "guy"
+        if token.i in heads:
+            primary = token.i
     return primary
 
 
@@ -349,7 +399,7 @@ def _ordinals(doc: Doc) -> tuple[list[Attribute], set[int]]:
         found.append(Attribute("ordinal", side, str(n), True, word))
         if n == 1 and side:
             axis = lx.POSITION_AXES[side][0]
-            found.append(Attribute("spatial", axis, side, True, word))
+            found.append(Attribute("extreme", axis, side, True, word))
     return found, used
 
 
@@ -371,7 +421,8 @@ def _positions(doc: Doc, referent: set[int], used: set[int]) -> list[Attribute]:
             continue
         axis, value = lx.POSITION_AXES[low]
         word = f"{prev} {token.text}" if prev in ("far", "very") else token.text
-        found.append(Attribute("spatial", axis, value, not _negated(token), word))
+        extreme = low in lx.POSITION_EXTREMES or (prev in ("far", "most", "very") and low in ("left", "right"))
+        found.append(Attribute("extreme" if extreme else "spatial", axis, value, not _negated(token), word))
     return found
 
 
@@ -388,10 +439,18 @@ def _colors(doc: Doc, referent: set[int], items: dict[int, str]) -> list[Attribu
             if ancestor.i in items:
                 part = items[ancestor.i]
                 break
-            if ancestor.pos_ in _NOUN_POS and not _is_attribute_word(ancestor.lower_):
+            if ancestor.pos_ in _NOUN_POS and not _is_attribute_word(ancestor.lower_) and (
+                ancestor.dep_ != "compound"  # "black t shirt": the shirt's
+            ):
                 break
         found.append(Attribute("color", part, family, not _negated(token), token.text))
     return found
+
+
+def _patterns(doc: Doc, referent: set[int]) -> list[Attribute]:
+    """Patterns ("striped shirt", "man in plaid"), one per referent: what it wears or shows."""
+    return [Attribute("pattern", "", lx.PATTERNS[t.lower_], not _negated(t), t.text)
+            for t in doc if t.lower_ in lx.PATTERNS and t.i in referent]
 
 
 def _sizes_materials_counts(doc: Doc, referent: set[int], items: dict[int, str],
@@ -411,7 +470,7 @@ def _sizes_materials_counts(doc: Doc, referent: set[int], items: dict[int, str],
         elif low in lx.MATERIAL_CONTRASTS and (low not in lx.NOUN_MATERIALS or token.dep_ in ("amod", "compound")):
             found.append(Attribute("material", part, _MATERIAL_FORM.get(low, low), True, token.text))
         elif token.dep_ == "nummod" and (n := lx.number_value(low)) is not None and 0 < n < 20:
-            if token.head.i == primary or primary is None:
+            if token.head.i == primary or (primary is None and token.head.pos_ in _NOUN_POS):
                 found.append(Attribute("count", "", str(n), True, f"{token.text} {token.head.text}"))
             elif token.head.i in items:  # "plate with two slices": how many of a thing it has
                 found.append(Attribute("count", f"item:{items[token.head.i]}", str(n), True,
@@ -452,7 +511,11 @@ def _not_an_action(token: Token, lemma: str) -> bool:
     fragment's parse takes for verbs ("at bus *stop*")."""
     doc = token.doc
     looks_like = lemma == "look" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "like"
-    misparsed_noun = token.dep_ in ("pobj", "dobj", "compound", "nsubj") and token.tag_ != "VBG"
+    # Referring expressions describe with participles ("sitting", "parked") and present
+    # tenses; a bare infinitive without a subject is a noun the parse took for a verb
+    # ("cake with candles", "ketchup one").
+    misparsed_noun = (token.dep_ in ("pobj", "dobj", "compound", "nsubj") and token.tag_ != "VBG") or (
+        token.tag_ == "VB" and not any(c.dep_ in ("nsubj", "aux") for c in token.children))
     return (lemma in _SKIP_VERBS or lemma in lx.POSSESSION_WORDS or token.lower_ in lx.POSSESSION_WORDS
             or _is_attribute_word(token.lower_) or looks_like or misparsed_noun)
 
@@ -475,22 +538,54 @@ def describe(doc: Doc) -> Description:
     items = _items(doc, candidates)
     heads = candidates - set(items)
     primary = _primary(doc, heads)
-    # A word belongs to the referent unless it describes another head noun (a landmark).
-    referent = {t.i for t in doc if (o := _owner(t, heads)) is None or o == primary}
+    # A word belongs to the referent unless it describes another head noun (a landmark); the
+    # words of a compound ("white *teddy* bear") belong to the whole.
+    whole = {primary} | {h for h in heads if primary is not None and _compound_of(doc[h], primary)}
+    referent = {t.i for t in doc if (o := _owner(t, heads)) is None or o in whole}
     if primary is not None:
         referent.add(primary)
     attributes, used = _ordinals(doc)
     attributes += _positions(doc, referent, used)
-    attributes += _colors(doc, referent, items)
+    attributes += _colors(doc, referent, items) + _patterns(doc, referent)
     attributes += _sizes_materials_counts(doc, referent, items, used, primary)
     attributes += _items_and_actions(doc, referent, items, heads)
     if _leading_not(doc):
         attributes = [a._replace(positive=not a.positive) for a in attributes]
     head_tokens = [doc[primary]] if primary is not None else []
-    lemmas = frozenset(_lemma(t) for t in head_tokens)
-    classes = frozenset(c for t in head_tokens if (c := head_class(_lemma(t))) is not None)
+    lemmas = frozenset(_head_name(t) for t in head_tokens)
+    classes = frozenset(c for t in head_tokens if (c := head_class(_head_name(t))) is not None)
     tags = frozenset().union(*(lx.PERSON_TAGS.get(_lemma(t), frozenset()) for t in head_tokens))
-    return Description(heads=lemmas, classes=classes, tags=tags, attributes=frozenset(attributes))
+    landmarks = frozenset(_landmark(doc, h, heads, items, used) for h in heads
+                          if h != primary and doc[h].dep_ != "compound")  # "*teddy* bear"
+    return Description(heads=lemmas, classes=classes, tags=tags, attributes=frozenset(attributes),
+                       landmarks=landmarks)
+
+
+def _compound_of(token: Token, head: int) -> bool:
+    """Whether ``token`` is part of a compound noun whose head is ``head`` ("teddy" in "teddy bear")."""
+    while token.dep_ == "compound" and token.head.i != token.i:
+        token = token.head
+        if token.i == head:
+            return True
+    return False
+
+
+def _landmark(doc: Doc, head: int, heads: set[int], items: dict[int, str], used: set[int]) -> Landmark:
+    """The landmark named by the head noun ``head``: its relation, class and attributes."""
+    own = {t.i for t in doc if _owner(t, heads) == head} | {head}
+    attributes = _colors(doc, own, items) + _patterns(doc, own)
+    attributes += _sizes_materials_counts(doc, own, items, used, head)
+    token = doc[head]
+    axis, relation, start = "", "", head
+    if token.dep_ == "pobj":
+        prep = token.head  # "below the circle"; "left of the circle": the word before "of"
+        anchor = prep.head if prep.lower_ in ("of", "to") and prep.head.i < prep.i else prep
+        if anchor.lower_ in lx.RELATIONS:
+            (axis, relation), start = lx.RELATIONS[anchor.lower_], anchor.i
+    name = _head_name(token)
+    return Landmark(axis=axis, relation=relation, head=name, classes=frozenset(
+        c for c in (head_class(name),) if c is not None), tags=lx.PERSON_TAGS.get(_lemma(token), frozenset()),
+        attributes=frozenset(attributes), word=doc[start : head + 1].text)
 
 
 def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> list[Description]:
@@ -535,12 +630,20 @@ def _head_findings(cluster: Description, candidate: Description) -> list[Finding
     if not cluster.classes or not candidate.classes:
         return []
     a, b = "/".join(sorted(cluster.heads or cluster.classes)), "/".join(sorted(candidate.heads or candidate.classes))
+    head = min(cluster.heads or cluster.classes)
     if not cluster.classes & candidate.classes:
-        return [Finding("head", True, a, b, a)]
+        if _short_for(cluster, candidate) or _short_for(candidate, cluster):
+            return []  # "mustard dog" may well be a "hot dog"
+        return [Finding("head", True, a, b, head)]
     clash = any(frozenset({x, y}) in lx.CLASHING_TAGS for x in cluster.tags for y in candidate.tags)
     if clash and not (cluster.tags & candidate.tags & {"male", "female"} and len(cluster.tags) > 2):
-        return [Finding("head", True, a, b, a)]
-    return [Finding("head", False, a, b, a)]
+        return [Finding("head", True, a, b, head)]
+    return [Finding("head", False, a, b, head)]
+
+
+def _short_for(short: Description, full: Description) -> bool:
+    """Whether a head names a multi-word class by its last word ("dog" for "hot dog")."""
+    return any(" " in c and c.rsplit(" ", 1)[1] in short.heads | short.classes for c in full.classes)
 
 
 def _color_findings(cluster: dict, candidate: dict, head: str) -> list[Finding]:
@@ -575,16 +678,24 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
 
     A conflict: the same kind and key with incompatible values ("left" vs "right" on the
     horizontal axis; "red" vs "blue" on the shirt), a polarity flip of one value ("with
-    a hat" vs "without a hat", kind ``negation``), or heads of different classes or clashing
-    tags ("man" vs "woman", kind ``head``). An agreement: the same kind, key and value.
+    a hat" vs "without a hat", kind ``negation``), heads of different classes or clashing
+    tags ("man" vs "woman", kind ``head``), or a landmark (kind ``landmark``): one text
+    places its referent by the other's ("the circle below the purple circle" vs "the purple
+    circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
+    car"). An agreement: the same kind, key and value.
     """
+    return _attribute_findings(cluster, candidate) + _landmark_findings(cluster, candidate)
+
+
+def _attribute_findings(cluster: Description, candidate: Description) -> list[Finding]:
     head = cluster.head
     findings = _head_findings(cluster, candidate)
     ours, theirs = _by_key(cluster.attributes, positive=True), _by_key(candidate.attributes, positive=True)
     findings += _color_findings(ours, theirs, head)
     findings += _ordinal_findings(cluster.attributes, candidate.attributes, head)
+    findings += _extreme_findings(cluster.attributes, candidate.attributes, head)
     for key, values in theirs.items():
-        if key[0] in ("color", "ordinal") or key not in ours:
+        if key[0] in ("color", "ordinal", "extreme") or key not in ours:
             continue
         mine = {a.value: a for a in ours[key]}
         same = [a for a in values if a.value in mine]
@@ -594,6 +705,40 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
             findings.append(Finding(_kind(values[0]), True, ours[key][0].word, values[0].word, head))
     findings += _polarity_findings(cluster, candidate, head)
     return findings
+
+
+def _landmark_findings(cluster: Description, candidate: Description) -> list[Finding]:
+    """A text whose landmark is the other text's referent, or the same landmark on two sides."""
+    head = cluster.head
+    for mark in candidate.landmarks:
+        if (agreed := _is_described(cluster, mark.description())) is not None:
+            return [Finding("landmark", True, agreed, mark.word, head)]
+    for mark in cluster.landmarks:
+        if (agreed := _is_described(candidate, mark.description())) is not None:
+            return [Finding("landmark", True, mark.word, agreed, head)]
+    found = []
+    for ours in cluster.landmarks:
+        for theirs in candidate.landmarks:
+            if ours.axis and ours.axis == theirs.axis and _same_object(ours.description(), theirs.description()):
+                found.append(Finding("landmark", ours.relation != theirs.relation, ours.word, theirs.word, head))
+    return sorted(found, key=lambda f: not f.conflict)[:1]
+
+
+def _is_described(referent: Description, landmark: Description) -> str | None:
+    """Whether ``landmark`` is ``referent`` itself: the same class, nothing in conflict, and
+    something more in common than the class (a colour, a size, a role). Returns the agreeing
+    words ("purple circle"), or None."""
+    findings = _attribute_findings(referent, landmark)
+    if any(f.conflict for f in findings) or not referent.classes & landmark.classes:
+        return None
+    agreed = [f.cluster for f in findings if f.kind not in ("head", "negation")]
+    role = any(t.startswith("role:") for t in referent.tags & landmark.tags)
+    return " ".join([*agreed, referent.head]) if agreed or role else None
+
+
+def _same_object(a: Description, b: Description) -> bool:
+    """Whether two landmarks may be one object: a shared class and nothing in conflict."""
+    return bool(a.classes & b.classes) and not any(f.conflict for f in _attribute_findings(a, b))
 
 
 def _exclusive(key: tuple[str, str]) -> bool:
@@ -615,6 +760,20 @@ def _ordinal_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], he
             if a.value == b.value and (a.key == b.key or not a.key or not b.key):
                 return [Finding("ordinal", False, a.word, b.word, head)]
     return [Finding("ordinal", True, ours[0].word, theirs[0].word, head)]
+
+
+def _extreme_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], head: str) -> list[Finding]:
+    """An end of a row ("leftmost", "far left") against a side ("on the left", "middle") on one
+    axis: the same side agrees, another conflicts. A kind of its own, as the two can disagree
+    on one object: the leftmost of two zebras that both stand on the right. Two ends meet as
+    ordinals ("1st from left" vs "1st from right")."""
+    pairs = [(a, b) for a in ours for b in theirs
+             if a.positive and b.positive and a.key == b.key and {a.kind, b.kind} == {"extreme", "spatial"}]
+    if not pairs:
+        return []
+    same = [(a, b) for a, b in pairs if a.value == b.value]
+    a, b = (same or pairs)[0]
+    return [Finding("extreme", not same, a.word, b.word, head)]
 
 
 def _polarity_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
@@ -690,6 +849,17 @@ class ContrastModel:
         """P(same referent) per row of ``features``."""
         return (1.0 / (1.0 + np.exp(-self.logits(features)))).astype(np.float32)
 
+    def decisive_kinds(self, threshold: float) -> frozenset[str]:
+        """The kinds whose conflict alone keeps a pair below ``threshold``, even at cosine 1.
+
+        Where the fit found a kind's conflicts reliable, one decides "negative"; a kind the
+        fit weighs lightly (a word the annotators use loosely) leaves it to the probability.
+        """
+        w = self.weights
+        target = float(np.log(threshold / (1.0 - threshold))) if 0 < threshold < 1 else np.inf
+        base = self.intercept + w.get("cosine", 0.0) + w.get("conflicts", 0.0)
+        return frozenset(k for k in CONTRAST_KINDS if base + w.get(f"conflict:{k}", 0.0) < target)
+
     def cosine_floor(self, threshold: float) -> float:
         """The cosine below which no findings can lift a pair to ``threshold`` (a bound)."""
         w = self.vector()
@@ -717,11 +887,14 @@ class ContrastModel:
         if len(np.unique(labels)) < 2:
             raise ValueError("fitting the contrast model needs pairs of both labels (same referent "
                              "and other object); the data has only one")
-        # Standardise, so the L2 penalty weighs every feature alike (the cosine spans ~0.5,
-        # an indicator 1), then fold the scaling back into the weights.
+        # Standardise the cosine and the counts, so the L2 penalty weighs them like the 0/1
+        # indicators, which stay as they are: a rare kind's weight then shrinks towards 0 and
+        # the shared counts judge it. The scaling is folded back into the weights.
         x = np.asarray(features, np.float64)
         mean, std = x.mean(axis=0), x.std(axis=0)
         std = np.where(std > 0, std, 1.0)
+        indicator = np.array([":" in name for name in FEATURES])
+        mean[indicator], std[indicator] = 0.0, 1.0
         z = (x - mean) / std
         # Classes balanced (each class weighs half), as sklearn's class_weight="balanced".
         sample = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (1 - labels).sum()) * len(labels)

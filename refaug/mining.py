@@ -701,11 +701,12 @@ def _contrast_judgement(flat: _Flat, data: _Data, clf: ClusterClassifier, alive:
     clf.describe([t for texts in members.values() for t in texts] + [data.texts[i] for i in flat.vocab[need]])
     clusters = {r: Description.union(clf.describe(texts), category=data.category[r] or None)
                 for r, texts in members.items()}
+    decisive = clf.decisive_kinds
     for i in need:
         findings = compare(clusters[int(flat.row[i])], clf.describe([data.texts[flat.vocab[i]]])[0])
         features[i] = pair_features(findings, float(flat.sim[i]))
-        conflicts = [str(f) for f in findings if f.conflict]
-        conflict[i], note[i] = bool(conflicts), "; ".join(conflicts)
+        conflict[i] = any(f.conflict and f.kind in decisive for f in findings)
+        note[i] = "; ".join(str(f) for f in findings if f.conflict)
     probability[need] = clf.model.probability(features[need])
     return _Contrast(probability, conflict, note)
 
@@ -736,8 +737,8 @@ def _judge(flat: _Flat, data: _Data, guards: _Guards, counts: Counter) -> tuple[
         if guards.contrast is not None:
             judged = _contrast_judgement(flat, data, guards.contrast, alive)
             class_sim, note, conflict = judged.probability, judged.note, judged.conflict
-            if guards.contrast.conflict_is_negative:  # a conflict makes a sure negative
-                return (class_sim >= guards.cutoff[flat.row]) & ~conflict
+            # A decisive conflict makes a sure negative (none when conflict_is_negative is off).
+            return (class_sim >= guards.cutoff[flat.row]) & ~conflict
         return class_sim >= guards.cutoff[flat.row]
 
     def relative_margin() -> np.ndarray:
@@ -877,9 +878,14 @@ def _score_pool(flat: _Flat, pool: np.ndarray, data: _Data, ranking: _Ranking,
 
 
 def _uncertainty(flat: _Flat, pool: np.ndarray, model_score: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """1 where the model scores a negative at its decision point, falling to 0 at the farthest
-    candidate of the same referent (min-max over the referent's pool); 0 where unknown."""
-    distance = np.abs(model_score - reference)
+    """1 where the model scores a negative at or above its decision point (it calls it a match),
+    falling to 0 at the candidate of the same referent it scores farthest below (min-max over the
+    referent's pool); 0 where unknown.
+
+    One-sided: a negative the model scores far above the point is its most confident mistake,
+    not a sure call, so it ranks with the other false positives, first.
+    """
+    distance = np.maximum(reference - model_score, 0.0)
     out = np.zeros(len(flat.row), np.float32)
     known = pool[np.isfinite(distance[pool])]
     if len(known) == 0:
@@ -1125,6 +1131,9 @@ def _check_options(sources: tuple[str, ...], output_format: str, num_negatives: 
 def _check_weights(weights: Weights | None, scorer: Any, diversity: float) -> Weights | None:
     """Validate ``weights``; a scorer without weights ranks by similarity + uncertainty."""
     if weights is None:
+        if scorer is not None and diversity > 0:
+            raise ValueError("with scorer=, pass the diversity as weights={'similarity': 1, "
+                             "'uncertainty': 1, 'diversity': ...} (mean distance), not diversity=")
         return {"similarity": 1.0, "uncertainty": 1.0, "diversity": 0.0} if scorer is not None else None
     unknown = set(weights) - set(WEIGHT_NAMES)
     if unknown:
@@ -1239,12 +1248,13 @@ def mine_hard_negatives(
             its opinion enters the ranking as ``uncertainty``.
         weights: ``{"similarity": a, "uncertainty": b, "diversity": c}``: rank greedily by
             ``a * cosine + b * uncertainty + c * diversity``, where uncertainty is 1 where
-            the model scores a known negative at its decision point (``scorer.threshold``,
-            or the mean score of the referent's own texts) and falls to 0 for the candidate
-            it scores farthest from it, and diversity is the mean cosine distance to the
-            negatives already chosen. None with a scorer: ``{"similarity": 1,
-            "uncertainty": 1, "diversity": 0}``. Each kept negative records the parts in
-            ``score_parts``; one the model scores as a match says so in its ``reason``.
+            the model scores a known negative at or above its decision point
+            (``scorer.threshold``, or the mean score of the referent's own texts) and falls
+            to 0 for the candidate it scores farthest below it, and diversity is the mean
+            cosine distance to the negatives already chosen. None with a scorer:
+            ``{"similarity": 1, "uncertainty": 1, "diversity": 0}``. Each kept negative
+            records the parts in ``score_parts``; one the model scores as a match says so in
+            its ``reason``. With a scorer, give the diversity here, not as ``diversity=``.
         include_expressions: add the original expressions to the views' cluster.
         seed: breaks ties between equal scores reproducibly.
         output_format: ``"nested"`` (adds ``hard_negatives``), ``"triplet"`` (anchor,

@@ -292,9 +292,9 @@ def _source_files(refer_root: str | Path | None, dataset_name: str, split_by: st
 
 
 def _negatives_sidecar(rows: dict[int, dict]) -> dict[str, list[dict]]:
-    keep = ("text", "kind", "detail", "similarity", "score", "origin", "reason")
+    keep = ("text", "kind", "detail", "similarity", "score", "origin", "reason", "score_parts")
     return {
-        str(ref_id): [{k: n[k] for k in keep} for n in row.get("hard_negatives") or ()]
+        str(ref_id): [{k: n.get(k) for k in keep} for n in row.get("hard_negatives") or ()]
         for ref_id, row in rows.items()
         if row.get("hard_negatives")
     }
@@ -316,7 +316,7 @@ def to_refer(
     extra sentences with new unique ``sent_id``s, ``raw``/``sent``/``tokens`` filled as the
     refer toolkit does, and a ``view`` field naming the perspective (absent on originals).
     Kept negatives go to a sidecar ``hard_negatives(<split_by>).json`` keyed by ``ref_id``,
-    in rank order (text, kind, detail, similarity, score, origin, reason); ``load_refer`` on
+    in rank order (text, kind, detail, similarity, score, origin, reason, score_parts); ``load_refer`` on
     the exported folder reads them back into a ``hard_negatives`` column.
 
     Args:

@@ -15,6 +15,7 @@ from datasets.fingerprint import Hasher
 from refaug.data.synthetic import synthetic_scenes
 from refaug.errors import DataError
 from refaug.scoring import CLIPScorer, FunctionScorer, Scorer, TextScorer, crop_box, score_all
+from refaug.testing.tiny_clip import build_tiny_clip, build_tiny_siglip
 
 COLOUR_WORDS = re.compile(
     r"\b(red|blue|green|yellow|black|white|pink|purple|orange|gray|grey|brown)\b", re.IGNORECASE
@@ -29,83 +30,20 @@ def colour_blind(text: str) -> str:
 # ---------------------------------------------------------------- tiny models
 
 
-def _word_tokenizer(corpus: list[str], *, specials: list[str], template: str, max_length: int):
-    """A lower-cased word-level tokenizer trained offline on ``corpus``."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    backend.normalizer = normalizers.Lowercase()
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.train_from_iterator(
-        corpus, trainers.WordLevelTrainer(special_tokens=specials, show_progress=False)
-    )
-    backend.post_processor = processors.TemplateProcessing(
-        single=template,
-        special_tokens=[(t, specials.index(t)) for t in specials if t in template],
-    )
-    named = {"pad_token": "<pad>", "unk_token": "<unk>", "eos_token": specials[-1]}
-    if len(specials) > 3:
-        named["bos_token"] = specials[2]
-    return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=max_length, **named)
-
-
-def _corpus() -> list[str]:
-    rows = synthetic_scenes(30, seed=3, image_size=(64, 48))
-    return [e for expressions in rows["expressions"] for e in expressions]
-
-
-TINY_TOWER = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-              "num_attention_heads": 2}
-
-
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> str:
     """A CLIP with random weights (text and vision towers of width 32), saved with its processor."""
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-
-    # eos must not be id 2: CLIP treats eos_token_id == 2 as a legacy config and pools argmax.
-    specials = ["<pad>", "<unk>", "<|startoftext|>", "<|endoftext|>"]
-    tokenizer = _word_tokenizer(_corpus(), specials=specials, max_length=32,
-                                template="<|startoftext|> $A <|endoftext|>")
-    config = CLIPConfig(
-        text_config={**TINY_TOWER, "vocab_size": 1000, "max_position_embeddings": 32,
-                     "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3},
-        vision_config={**TINY_TOWER, "image_size": 32, "patch_size": 8},
-        projection_dim=16,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    CLIPModel(config).save_pretrained(folder)
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 32},
-                                         crop_size={"height": 32, "width": 32})
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
-    return str(folder)
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
 
 
 @pytest.fixture(scope="session")
 def tiny_siglip(tmp_path_factory) -> str:
     """A SigLIP with random weights, saved with its processor; skipped where transformers has none."""
-    import torch
     import transformers
 
     if not hasattr(transformers, "SiglipConfig"):
         pytest.skip("this transformers version has no SigLIP")
-    specials = ["<pad>", "<unk>", "</s>"]
-    tokenizer = _word_tokenizer(_corpus(), specials=specials, max_length=16, template="$A </s>")
-    config = transformers.SiglipConfig(
-        text_config={**TINY_TOWER, "vocab_size": 1000, "max_position_embeddings": 16,
-                     "pad_token_id": 0, "bos_token_id": None, "eos_token_id": 2},
-        vision_config={**TINY_TOWER, "image_size": 32, "patch_size": 8},
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_siglip")
-    transformers.SiglipModel(config).save_pretrained(folder)
-    image_processor = transformers.SiglipImageProcessor(size={"height": 32, "width": 32})
-    transformers.SiglipProcessor(image_processor=image_processor,
-                                 tokenizer=tokenizer).save_pretrained(folder)
-    return str(folder)
+    return build_tiny_siglip(tmp_path_factory.mktemp("tiny_siglip"))
 
 
 @pytest.fixture(scope="module")

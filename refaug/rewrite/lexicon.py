@@ -371,20 +371,38 @@ POSITION_INTENSIFIERS: frozenset[str] = frozenset({"far", "very", "extreme", "mo
 RELATIONAL_HEADS: frozenset[str] = frozenset(
     {"of", "to", "next", "beside", "besides", "near", "by"}
 )  # fmt: skip
+# Relations to another object (a landmark) -> (axis, value): "the cup *left of* the plate",
+# "the man *behind* the car". Two values of one axis conflict for the same landmark; the
+# "near" axis has one value, which only agrees.
+RELATIONS: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {
+        "below": ("vertical", "below"), "under": ("vertical", "below"),
+        "beneath": ("vertical", "below"), "underneath": ("vertical", "below"),
+        "above": ("vertical", "above"), "over": ("vertical", "above"), "top": ("vertical", "above"),
+        "left": ("horizontal", "left"), "right": ("horizontal", "right"),
+        "behind": ("depth", "behind"), "back": ("depth", "behind"), "front": ("depth", "front"),
+        "next": ("near", "near"), "beside": ("near", "near"), "besides": ("near", "near"),
+        "near": ("near", "near"), "by": ("near", "near"),
+    }
+)  # fmt: skip
 # Sides an ordinal counts from ("second from left").
 ORDINAL_SIDES: frozenset[str] = frozenset({"left", "right", "top", "bottom", "front", "back"})
 
 # Size words -> (axis, value). One axis: annotators say "tall", "long" and "big" of the
-# same object, and "small", "short" and "little" of its neighbour.
+# same object, and "small", "short" and "little" of its neighbour. Age is an axis of its own
+# ("young man" vs "old man", "baby elephant" vs "adult elephant").
 SIZE_AXES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
     {
         **{w: ("size", "big") for w in (
-            "big", "bigger", "biggest", "large", "larger", "largest", "huge", "giant", "adult",
+            "big", "bigger", "biggest", "large", "larger", "largest", "huge", "giant",
             "tall", "taller", "tallest", "long", "longer", "longest", "wide", "wider", "thick",
-            "fat", "grown")},
+            "fat")},
         **{w: ("size", "small") for w in (
-            "small", "smaller", "smallest", "little", "tiny", "baby", "short", "shorter",
-            "shortest", "narrow", "thin", "skinny", "mini", "young")},
+            "small", "smaller", "smallest", "little", "tiny", "short", "shorter",
+            "shortest", "narrow", "thin", "skinny", "mini")},
+        **{w: ("age", "adult") for w in (
+            "adult", "grown", "old", "older", "oldest", "elderly", "aged", "senior")},
+        **{w: ("age", "young") for w in ("young", "younger", "youngest", "baby", "infant")},
     }
 )
 # Extremes: the first from their side ("leftmost" is "1st from left").
@@ -410,6 +428,16 @@ POSTURES: MappingProxyType[str, str] = MappingProxyType(
         "kneel": "kneel", "squat": "kneel", "crouch": "kneel", "jump": "jump",
         "sleep": "lie", "sleeping": "lie", "ride": "ride", "riding": "ride",
     }
+)  # fmt: skip
+
+# Patterns of a surface or garment -> canonical pattern; two different ones conflict.
+PATTERNS: MappingProxyType[str, str] = MappingProxyType(
+    {"striped": "striped", "stripes": "striped", "stripe": "striped", "stripey": "striped",
+     "stripy": "striped", "pinstriped": "striped", "plaid": "plaid", "tartan": "plaid",
+     "flannel": "plaid", "checkered": "checkered", "checked": "checkered", "spotted": "spotted",
+     "spots": "spotted", "spotty": "spotted", "dotted": "spotted", "polka": "spotted",
+     "floral": "floral", "flowered": "floral", "flowery": "floral", "camo": "camouflage",
+     "camouflage": "camouflage"}
 )  # fmt: skip
 
 # Verbs that name one action (lemma -> canonical lemma): "shut" is "close", "grazing" is eating.
@@ -476,11 +504,18 @@ PERSON_TAGS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "toddler": frozenset({"young"}), "baby": frozenset({"young"}),
         "infant": frozenset({"young"}), "teen": frozenset({"young"}),
         "teenager": frozenset({"young"}), "adult": frozenset({"adult"}),
+        # Roles one person plays at a time (a batter is not the catcher of the same game).
+        "batter": frozenset({"role:batter"}), "hitter": frozenset({"role:batter"}),
+        "catcher": frozenset({"role:catcher"}), "pitcher": frozenset({"role:pitcher"}),
+        "umpire": frozenset({"role:umpire"}), "ump": frozenset({"role:umpire"}),
+        "referee": frozenset({"role:umpire"}), "ref": frozenset({"role:umpire"}),
     }
 )  # fmt: skip
+_ROLES = ("role:batter", "role:catcher", "role:pitcher", "role:umpire")
 # Tag pairs that cannot describe one person.
 CLASHING_TAGS: frozenset[frozenset[str]] = frozenset(
-    {frozenset({"male", "female"}), frozenset({"young", "adult"})}
+    {frozenset({"male", "female"}), frozenset({"young", "adult"}),
+     *(frozenset({a, b}) for a in _ROLES for b in _ROLES if a != b)}
 )
 # Head nouns -> COCO category, beyond the category names themselves and PERSON_NOUNS.
 HEAD_CATEGORIES: MappingProxyType[str, str] = MappingProxyType(

@@ -1,0 +1,202 @@
+"""Contrast-aware cluster judgement: attributes per head noun (real spaCy) and the fitted
+default model with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import pytest
+from datasets import Dataset
+from datasets.fingerprint import Hasher
+
+from refaug.clusters import DEFAULT_CONTRAST_MODEL, ClusterClassifier, calibrate_threshold
+from refaug.contrast import FEATURES, ContrastModel, Description, compare, describe_texts
+from refaug.data.synthetic import synthetic_scenes
+from refaug.embed import Embedder
+
+PAIRS_TABLE = Path(__file__).parent / "data" / "contrast_pairs.tsv"
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="module")
+def contrast(embedder) -> ClusterClassifier:
+    return ClusterClassifier("contrast", embedder=embedder)
+
+
+def _pairs_table() -> list[tuple[list[str], str, bool, str]]:
+    with PAIRS_TABLE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [([t.strip() for t in r["cluster"].split("|")], r["candidate"], r["same"] == "1", r["kind"])
+            for r in rows]
+
+
+def _attributes(text: str) -> set[tuple[str, str, bool]]:
+    return {(a.kind, a.value, a.positive) for a in describe_texts([text])[0].attributes}
+
+
+# ------------------------------------------------------------------ the pairs table
+
+
+def test_pairs_table_contrast_beats_centroid(contrast, embedder):
+    rows = _pairs_table()
+    assert len(rows) == 120
+    batch = {"expressions": [cluster for cluster, _, _, _ in rows],
+             "distractors": [[candidate] for _, candidate, _, _ in rows]}
+    same = np.array([s for _, _, s, _ in rows])
+    right = {}
+    for name, clf in (("contrast", contrast), ("centroid", ClusterClassifier("centroid", embedder=embedder))):
+        negative = np.array([judged[0] for judged in clf(batch)["candidate_is_negative"]])
+        right[name] = negative != same
+    wrong = [(kind, cluster, candidate) for (cluster, candidate, _, kind), ok in zip(rows, right["contrast"],
+                                                                                      strict=True) if not ok]
+    assert right["contrast"].sum() >= 0.9 * len(rows), wrong
+    assert right["contrast"].sum() >= right["centroid"].sum()
+
+
+@pytest.mark.parametrize(("cluster", "candidate"), [
+    (["man in red"], "guy wearing red"),
+    (["left lady"], "lady on the left"),
+    (["leftmost zebra"], "zebra far left"),
+    (["2nd from left"], "second from the left"),
+    (["guy in sunglasses"], "man wearing shades"),
+    (["woman with hat"], "lady wearing a hat"),
+    (["guy sitting"], "man seated on bench"),
+    (["man without hat"], "guy with no hat"),
+    (["man in red", "guy on left"], "red shirt"),
+    (["guy on rigth"], "man on right"),
+])
+def test_hard_paraphrases_are_judged_the_same(contrast, cluster, candidate):
+    explanation = contrast.explain(cluster, candidate)
+    assert not explanation.conflicts and not explanation.negative, str(explanation)
+
+
+@pytest.mark.parametrize(("cluster", "candidate", "kind"), [
+    ("left lady", "lady on right", "spatial"),
+    ("red car", "blue car", "color"),
+    ("2nd from left", "third from left", "ordinal"),
+    ("man with hat", "man without hat", "negation"),
+    ("sitting man", "standing man", "action"),
+    ("big dog", "small dog", "size"),
+    ("wooden chair", "metal chair", "material"),
+    ("two donuts", "three donuts", "count"),
+    ("man", "woman", "head"),
+])
+def test_each_conflict_kind_is_found(contrast, cluster, candidate, kind):
+    explanation = contrast.explain([cluster], candidate)
+    assert kind in {f.kind for f in explanation.conflicts}, str(explanation)
+    assert explanation.negative
+
+
+def test_explain_strings(contrast):
+    explanation = contrast.explain(["left lady", "woman in white"], "lady on right")
+    assert [str(f) for f in explanation.conflicts] == ["spatial: left vs right (head: lady)"]
+    assert "head: lady/woman = lady (head: lady)" in [str(f) for f in explanation.agreements]
+    text = str(explanation)
+    assert text.startswith("negative (score ") and "spatial: left vs right (head: lady)" in text
+    same = contrast.explain(["man in red"], "guy wearing red")
+    assert str(same).startswith("inside the cluster (score ") and "color: red = red (head: man)" in str(same)
+
+
+# ------------------------------------------------------------------ extraction
+
+
+def test_attributes_of_a_landmark_are_not_the_referents():
+    star = describe_texts(["the star below the blue circle"])[0]
+    assert star.heads == {"star"} and not [a for a in star.attributes if a.kind == "color"]
+    (landmark,) = star.landmarks
+    assert (landmark.head, landmark.relation, landmark.word) == ("circle", "below", "below the blue circle")
+    assert {a.value for a in landmark.attributes} == {"blue"}
+    # So a red star does not conflict with it, but the blue circle is its landmark, not it.
+    red, circle = describe_texts(["the red star", "the blue circle"])
+    assert not [f for f in compare(star, red) if f.conflict]
+    assert [f.kind for f in compare(circle, star) if f.conflict] == ["head", "landmark"]
+
+
+def test_fragments_without_a_head_noun_describe_the_referent():
+    fragment, other = describe_texts(["2nd from right", "second from left"])
+    assert not fragment.heads
+    assert {(a.kind, a.key, a.value) for a in fragment.attributes} == {("ordinal", "right", "2")}
+    assert [str(f) for f in compare(fragment, other)] == [
+        "ordinal: 2nd from right vs second from left (head: referent)"]
+    assert ("color", "red", True) in _attributes("red shirt")
+
+
+def test_category_stands_in_for_a_missing_head(contrast):
+    without = contrast.explain(["2nd from left"], "the cat")
+    assert not without.conflicts
+    explanation = contrast.explain(["2nd from left"], "the cat", category="dog")
+    assert [str(f) for f in explanation.conflicts] == ["head: dog vs cat (head: dog)"]
+    assert explanation.negative
+    assert Description.union(describe_texts(["2nd from left"]), category="dog").classes == {"dog"}
+
+
+def test_paraphrase_vocabulary():
+    assert _attributes("man wearing shades") == _attributes("guy in sunglasses")
+    assert ("posture", "ride", True) in _attributes("woman on bike")
+    assert ("pattern", "plaid", True) in _attributes("man in plaid")
+    assert ("clothing", "basket", False) in _attributes("bike no basket")
+    assert ("count", "2", True) in _attributes("plate with two slices")
+
+
+# ------------------------------------------------------------------ model and classifier
+
+
+def test_calibrate_fits_a_contrast_model_that_beats_the_centroid(embedder):
+    scenes = synthetic_scenes(60, seed=0, image_size=(64, 48))
+    fitted = calibrate_threshold(scenes, method="contrast", embedder=embedder)
+    centroid = calibrate_threshold(scenes, method="centroid", embedder=embedder)
+    assert fitted.model is not None and set(fitted.model["weights"]) == set(FEATURES)
+    assert fitted.auc > centroid.auc_same_image and fitted.auc_same_image > centroid.auc_same_image
+    clf = fitted.classifier(embedder=embedder)
+    assert clf.method == "contrast" and clf.model.to_dict() == fitted.model
+
+
+def test_save_and_load_round_trip(contrast, embedder, tmp_path):
+    path = contrast.save(tmp_path / "contrast.json")
+    loaded = ClusterClassifier.load(path, embedder=embedder)
+    assert loaded.config() == contrast.config()
+    assert loaded.model == DEFAULT_CONTRAST_MODEL
+    cluster, candidates = ["left lady", "woman in white"], ["lady on right", "lady on the left"]
+    np.testing.assert_allclose(loaded.similarity(cluster, candidates), contrast.similarity(cluster, candidates))
+
+
+def test_hash_is_stable_through_use_and_follows_the_weights():
+    clf = ClusterClassifier("contrast")
+    before = Hasher.hash(clf)
+    clf.explain(["left lady"], "lady on right")
+    assert Hasher.hash(clf) == before == Hasher.hash(ClusterClassifier("contrast"))
+    weights = {**DEFAULT_CONTRAST_MODEL.weights, "conflict:spatial": -1.0}
+    other = ContrastModel(intercept=DEFAULT_CONTRAST_MODEL.intercept, weights=weights)
+    assert Hasher.hash(ClusterClassifier("contrast", model=other)) != before
+
+
+def test_dataset_map_agrees_with_is_negative(contrast):
+    rows = {"expressions": [["left lady", "woman in white"], ["red car"], ["2nd from left"]],
+            "distractors": [["lady on right", "lady on the left"], ["blue car", "the red car"], ["dog"]],
+            "category": ["person", "car", "dog"]}
+    out = Dataset.from_dict(rows).map(contrast, batched=True)
+    for cluster, candidates, category, judged in zip(
+        rows["expressions"], rows["distractors"], rows["category"], out["candidate_is_negative"], strict=True
+    ):
+        assert judged == contrast.is_negative(cluster, candidates, category=category).tolist()
+    assert out["candidate_is_negative"][:2] == [[True, False], [True, False]]
+
+
+def test_model_from_dict_rejects_an_unknown_feature():
+    with pytest.raises(ValueError, match=r"unknown contrast features \['conflict:mood'\]; valid: cosine"):
+        ContrastModel.from_dict({"intercept": 0.0, "weights": {"cosine": 1.0, "conflict:mood": -1.0}})
+
+
+def test_model_fit_needs_both_labels():
+    features = np.zeros((4, len(FEATURES)), np.float32)
+    with pytest.raises(ValueError, match="both labels"):
+        ContrastModel.fit(features, np.ones(4))
