@@ -91,7 +91,9 @@ def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
     candidates = Counter(stats.get("mine", {}).get("candidates_by_kind", {})) or kind_counts(dd, "distractors")
     kept = kind_counts(dd)
     kinds = sorted(set(candidates) | set(kept))
-    parts.append(format_table([(k, candidates.get(k, 0), kept.get(k, 0)) for k in kinds],
+    searched = ("same_image", "cross_image", "same_class")  # found by search: no candidate count
+    parts.append(format_table([(k, "-" if k in searched and k not in candidates else candidates.get(k, 0),
+                                kept.get(k, 0)) for k in kinds],
                               ["kind", "candidates", "kept"], title="negatives by kind"))
     dropped = stats.get("mine", {}).get("dropped", {})
     if dropped:

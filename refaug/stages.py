@@ -173,5 +173,10 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
         reports.append(getattr(mined, "info", None))
     out = concatenate_datasets(parts)
     kept = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
-    context.stats["mine"] = {"kept": sum(kept.values()), "kept_by_kind": dict(kept)}
+    # The rewriters' candidates by kind (same-image and cross-image ones come from the search
+    # and have no count of their own).
+    proposed = Counter(c["kind"] for row in (ds["distractors"] if "distractors" in ds.column_names else [])
+                       for c in row or ())
+    context.stats["mine"] = {"kept": sum(kept.values()), "kept_by_kind": dict(kept),
+                             "candidates_by_kind": dict(proposed)}
     return out
