@@ -239,18 +239,29 @@ class ClusterClassifier:
             >>> [str(c) for c in e.conflicts]  # doctest: +SKIP
             ['spatial: left vs right (head: lady)']
         """
-        members, cand = self._embed(cluster_texts, [candidate])
-        centroid = normalize_rows(members.mean(axis=0, keepdims=True))[0]
-        cosine = float(cand[0] @ centroid)
-        cluster = Description.union(self.describe(list(cluster_texts)), category=category)
-        findings = compare(cluster, self.describe([candidate])[0])
-        score = float(self.similarity(cluster_texts, [candidate], category=category)[0])
+        cosine, score, negative, findings = self._judge_texts(cluster_texts, [candidate], category=category)
+        if findings is None:  # the embedding methods: the findings are for the record only
+            cluster = Description.union(self.describe(list(cluster_texts)), category=category)
+            findings = [compare(cluster, self.describe([candidate])[0])]
         return Explanation(
-            conflicts=tuple(f for f in findings if f.conflict),
-            agreements=tuple(f for f in findings if not f.conflict),
-            cosine=cosine, score=score, negative=bool(score < self.cutoff_embeddings(members) or (
-                self.method == "contrast" and self._conflicts([findings])[0])),
+            conflicts=tuple(f for f in findings[0] if f.conflict),
+            agreements=tuple(f for f in findings[0] if not f.conflict),
+            cosine=float(cosine[0]), score=float(score[0]), negative=bool(negative[0]),
         )
+
+    def _judge_texts(
+        self, cluster_texts: Sequence[str], candidates: Sequence[str], *, category: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[Finding]] | None]:
+        """Per candidate: cosine to the centroid, the method's similarity, the verdict, and
+        for ``"contrast"`` the findings (None for the other methods)."""
+        members, cands = self._embed(cluster_texts, candidates)
+        cosine = cands @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
+        if self.method != "contrast":
+            score = self.similarity_embeddings(members, cands)
+            return cosine, score, score < self.cutoff_embeddings(members), None
+        cluster = Description.union(self.describe(list(cluster_texts)), category=category)
+        score, findings = self.contrast_probability(cluster, self.describe(list(candidates)), cosine)
+        return cosine, score, (score < self.threshold) | self._conflicts(findings), findings
 
     # ----------------------------------------------------------- embeddings
 
@@ -297,24 +308,12 @@ class ClusterClassifier:
             >>> ClusterClassifier().similarity(["left lady"], ["left lady"]).round(3)  # doctest: +SKIP
             array([1.], dtype=float32)
         """
-        members, cands = self._embed(cluster_texts, candidates)
-        if self.method != "contrast":
-            return self.similarity_embeddings(members, cands)
-        cosine = cands @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
-        cluster = Description.union(self.describe(list(cluster_texts)), category=category)
-        return self.contrast_probability(cluster, self.describe(list(candidates)), cosine)[0]
+        return self._judge_texts(cluster_texts, candidates, category=category)[1]
 
     def is_negative(self, cluster_texts: Sequence[str], candidates: Sequence[str], *,
                     category: str | None = None) -> np.ndarray:
         """True for each candidate that lies outside the cluster (a negative)."""
-        if self.method == "contrast":
-            members, cands = self._embed(cluster_texts, candidates)
-            cosine = cands @ normalize_rows(members.mean(axis=0, keepdims=True))[0]
-            cluster = Description.union(self.describe(list(cluster_texts)), category=category)
-            probability, findings = self.contrast_probability(cluster, self.describe(list(candidates)), cosine)
-            return (probability < self.threshold) | self._conflicts(findings)
-        members, cands = self._embed(cluster_texts, candidates)
-        return self.similarity_embeddings(members, cands) < self.cutoff_embeddings(members)
+        return self._judge_texts(cluster_texts, candidates, category=category)[2]
 
     def _embed(self, cluster_texts: Sequence[str], candidates: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         cluster_texts, candidates = list(cluster_texts), list(candidates)

@@ -32,6 +32,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -698,12 +699,16 @@ def _contrast_judgement(flat: _Flat, data: _Data, clf: ClusterClassifier, alive:
         return _Contrast(probability, conflict, note)
     rows = np.unique(flat.row[need])
     members = {int(r): [data.texts[i] for i in data.members(r)] for r in rows}
-    clf.describe([t for texts in members.values() for t in texts] + [data.texts[i] for i in flat.vocab[need]])
+    candidates = np.unique(flat.vocab[need])
+    member_texts = [t for texts in members.values() for t in texts]
+    # One parse (nlp.pipe) for the chunk's members and candidates; the lookups below hit the cache.
+    described = clf.describe(member_texts + [data.texts[v] for v in candidates])
+    described = dict(zip(candidates.tolist(), described[len(member_texts) :], strict=True))
     clusters = {r: Description.union(clf.describe(texts), category=data.category[r] or None)
                 for r, texts in members.items()}
     decisive = clf.decisive_kinds
     for i in need:
-        findings = compare(clusters[int(flat.row[i])], clf.describe([data.texts[flat.vocab[i]]])[0])
+        findings = compare(clusters[int(flat.row[i])], described[int(flat.vocab[i])])
         features[i] = pair_features(findings, float(flat.sim[i]))
         conflict[i] = any(f.conflict and f.kind in decisive for f in findings)
         note[i] = "; ".join(str(f) for f in findings if f.conflict)
@@ -789,19 +794,24 @@ def _rank_diverse(flat: _Flat, data: _Data, tiebreak: np.ndarray, *, num_negativ
                   diversity: float, sub_rows: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Greedy selection: similarity minus ``diversity`` x the largest similarity to those chosen."""
     pool = _rank_top(flat, tiebreak, _DIVERSITY_POOL * num_negatives)
-    rows, starts = np.unique(flat.row[pool], return_index=True)
-    sizes = np.diff(np.append(starts, len(pool)))
     picked, scores = [], []
-    for b0 in range(0, len(rows), sub_rows):
-        s = slice(b0, b0 + sub_rows)
-        width = int(sizes[s].max())
-        slots = np.full((len(sizes[s]), width), -1, np.int64)
-        for i, (st, sz) in enumerate(zip(starts[s], sizes[s], strict=True)):
-            slots[i, :sz] = pool[st : st + sz]
+    for slots in _slot_blocks(flat, pool, sub_rows):
         p, sc = _greedy(slots, flat, data, num_negatives=num_negatives, diversity=diversity)
         picked.append(p)
         scores.append(sc)
     return np.concatenate(picked), np.concatenate(scores)
+
+
+def _slot_blocks(flat: _Flat, pool: np.ndarray, sub_rows: int) -> Iterator[np.ndarray]:
+    """The pooled entries as ``(referents, width)`` blocks of ``sub_rows`` referents (-1: empty)."""
+    rows, starts = np.unique(flat.row[pool], return_index=True)
+    sizes = np.diff(np.append(starts, len(pool)))
+    for b0 in range(0, len(rows), sub_rows):
+        s = slice(b0, b0 + sub_rows)
+        slots = np.full((len(sizes[s]), int(sizes[s].max())), -1, np.int64)
+        for i, (st, sz) in enumerate(zip(starts[s], sizes[s], strict=True)):
+            slots[i, :sz] = pool[st : st + sz]
+        yield slots
 
 
 def _greedy(slots: np.ndarray, flat: _Flat, data: _Data, *, num_negatives: int,
@@ -852,7 +862,7 @@ def _score_pool(flat: _Flat, pool: np.ndarray, data: _Data, ranking: _Ranking,
     candidates; the decision point is ``scorer.threshold``, or for relative scorers the mean
     score of the referent's own texts.
     """
-    from refaug.scoring import score_all
+    from refaug.scoring import decision_point, score_all
 
     model_score = np.full(len(flat.row), np.nan, np.float32)
     reference = np.full(len(flat.row), np.nan, np.float32)
@@ -863,11 +873,8 @@ def _score_pool(flat: _Flat, pool: np.ndarray, data: _Data, ranking: _Ranking,
              for pos, a, b in zip(positives, starts, ends, strict=True)]
     referents = ranking.dataset.select(rows.tolist()).to_list()
     scores = score_all(ranking.scorer, referents, texts, show_progress_bar=False)
-    threshold = ranking.scorer.threshold
     for pos, a, b, got in zip(positives, starts, ends, scores, strict=True):
-        own = got[: len(pos)]
-        ref = threshold if threshold is not None else (
-            float(np.nanmean(own)) if np.isfinite(own).any() else np.nan)
+        ref = decision_point(ranking.scorer, got[: len(pos)])
         model_score[pool[a:b]] = got[len(pos) :]
         reference[pool[a:b]] = ref
         if np.isnan(ref):
@@ -917,14 +924,8 @@ def _rank_weighted(flat: _Flat, data: _Data, tiebreak: np.ndarray, *, num_negati
     uncertainty = _uncertainty(flat, pool, model_score, reference)
     w = ranking.weights
     base = w.get("similarity", 0.0) * flat.sim + w.get("uncertainty", 0.0) * uncertainty
-    rows, starts = np.unique(flat.row[pool], return_index=True)
-    sizes = np.diff(np.append(starts, len(pool)))
     picked, scores, spreads = [], [], []
-    for b0 in range(0, len(rows), sub_rows):
-        s = slice(b0, b0 + sub_rows)
-        slots = np.full((len(sizes[s]), int(sizes[s].max())), -1, np.int64)
-        for i, (st, sz) in enumerate(zip(starts[s], sizes[s], strict=True)):
-            slots[i, :sz] = pool[st : st + sz]
+    for slots in _slot_blocks(flat, pool, sub_rows):
         p, sc, dv = _greedy_weighted(slots, flat, data, base, num_negatives=num_negatives,
                                      diversity=w.get("diversity", 0.0))
         picked.append(p)
@@ -1366,7 +1367,7 @@ def _round_slices(ranked: list[list[dict]], r: int, per_round: int) -> list[list
 def _false_positives(scorer: Any, dataset: Dataset, positives: list[list[str]], slices: list[list[dict]],
                      show_progress_bar: bool | None) -> list[list[tuple[dict, float, float]]]:
     """Per referent, the candidates of its slice the model scores at or above its decision point."""
-    from refaug.scoring import score_all
+    from refaug.scoring import decision_point, score_all
 
     rows = [i for i, cands in enumerate(slices) if cands]
     if not rows:
@@ -1375,12 +1376,9 @@ def _false_positives(scorer: Any, dataset: Dataset, positives: list[list[str]], 
     scores = score_all(scorer, dataset.select(rows), texts, show_progress_bar=show_progress_bar)
     found: list[list[tuple[dict, float, float]]] = [[] for _ in slices]
     for i, got in zip(rows, scores, strict=True):
-        own = got[: len(positives[i])]
-        ref = scorer.threshold
-        if ref is None:
-            if not np.isfinite(own).any():
-                continue
-            ref = float(np.nanmean(own))
+        ref = decision_point(scorer, got[: len(positives[i])])
+        if np.isnan(ref):
+            continue
         for cand, value in zip(slices[i], got[len(positives[i]) :], strict=True):
             if value >= ref:
                 found[i].append((cand, float(value), float(ref)))

@@ -255,6 +255,20 @@ def _rows(referents: Any, start: int, stop: int) -> list[Mapping[str, Any]]:
     return list(part)
 
 
+def decision_point(scorer: Scorer, own_scores: np.ndarray) -> float:
+    """Where ``scorer`` says "match": its ``threshold``, or for relative scorers the mean score
+    of the referent's own texts (NaN when none of them could be scored).
+
+    Example:
+        >>> round(decision_point(FunctionScorer(lambda r, t: t), np.array([0.2, 0.4])), 2)
+        0.3
+    """
+    if scorer.threshold is not None:
+        return float(scorer.threshold)
+    own = np.asarray(own_scores, np.float64)
+    return float(np.nanmean(own)) if np.isfinite(own).any() else float("nan")
+
+
 def score_all(
     scorer: Scorer,
     referents: Sequence[Mapping[str, Any]],

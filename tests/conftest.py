@@ -21,6 +21,14 @@ def synthetic_small():
 
 
 @pytest.fixture(scope="session")
+def embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once (modules that test the disk cache override it)."""
+    from refaug.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
 def nlp():
     from refaug.nlp import load_nlp
 

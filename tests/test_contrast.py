@@ -17,14 +17,8 @@ from datasets.fingerprint import Hasher
 from refaug.clusters import DEFAULT_CONTRAST_MODEL, ClusterClassifier, calibrate_threshold
 from refaug.contrast import FEATURES, ContrastModel, Description, compare, describe_texts
 from refaug.data.synthetic import synthetic_scenes
-from refaug.embed import Embedder
 
 PAIRS_TABLE = Path(__file__).parent / "data" / "contrast_pairs.tsv"
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
 
 
 @pytest.fixture(scope="module")

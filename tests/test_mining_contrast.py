@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from datasets import Dataset
 
 from refaug.clusters import ClusterClassifier
-from refaug.embed import Embedder
 from refaug.mining import mine_hard_negatives
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
 
 
 def _scene() -> Dataset:

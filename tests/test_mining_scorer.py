@@ -71,11 +71,6 @@ class Recording(Scorer):
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
 def contrast(embedder) -> ClusterClassifier:
     return ClusterClassifier("contrast", embedder=embedder)
 
