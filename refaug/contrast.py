@@ -7,7 +7,7 @@ spaCy parse and compares them:
 
 - :func:`describe_texts` parses each distinct text once (``nlp.pipe``) and returns, per
   text, a :class:`Description` of its referent: the head noun (with its class and tags,
-  through the synonym tables of :mod:`refaug.rewrite.lexicon`) and its attributes
+  through the synonym tables of :mod:`refaug.lexicon`) and its attributes
   (position, end of a row, ordinal, colour, pattern, size and age, count, material,
   clothing and accessories, actions and postures), each with its polarity ("without a
   hat" is a negative "hat"). Words that describe another object ("the star below *the
@@ -19,7 +19,7 @@ spaCy parse and compares them:
   same head; or one text's landmark is the other's referent) and agreements (same kind,
   same value).
 
-Every vocabulary comes from :mod:`refaug.rewrite.lexicon`, shared with the rewriters.
+Every vocabulary comes from :mod:`refaug.lexicon`, shared with the rewriters.
 
 Example:
     >>> left, right = describe_texts(["left lady", "lady on right"])  # doctest: +SKIP
@@ -36,8 +36,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from spacy.tokens import Doc, Token
 
+from refaug import lexicon as lx
 from refaug.data.coco import COCO_CATEGORIES
-from refaug.rewrite import lexicon as lx
 
 # The kinds a finding can have, in the order of the classifier's features.
 CONTRAST_KINDS: tuple[str, ...] = (

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -45,11 +44,13 @@ from datasets import Dataset, DatasetInfo, Features, List, concatenate_datasets
 from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
-from refaug.clusters import ClusterClassifier, cluster_texts, normalize_rows
+from refaug.clusters import ClusterClassifier, cluster_texts
 from refaug.contrast import Description, compare, pair_features
 from refaug.embed import Embedder
 from refaug.errors import check_choice
 from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, SCORE_PARTS
+from refaug.text import normalize_text
+from refaug.vectors import centroids
 
 logger = logging.getLogger(__name__)
 
@@ -334,20 +335,7 @@ _CROSS_SLACK = 8
 # num_negatives (the rest cannot be chosen before these run out).
 _DIVERSITY_POOL = 4
 _KIND_CODE = {kind: code for code, kind in enumerate(CANDIDATE_KINDS)}
-_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
-_PUNCT = re.compile(r"[^\w\s]")
 _RULES = ("duplicate", "repeated", "inside_cluster", "max_similarity", "relative_margin")
-
-
-def normalize_text(text: str) -> str:
-    """The key under which two texts are near-exact duplicates (case, punctuation, article).
-
-    Example:
-        >>> normalize_text("The red circle, on the left.")
-        'red circle on the left'
-    """
-    words = " ".join(_PUNCT.sub(" ", text.lower()).split())
-    return _ARTICLE.sub("", words)
 
 
 @dataclass
@@ -431,23 +419,6 @@ def _distractor_pool(
     return _Pool(*(np.asarray(a, np.int64) for a in (ptr, idx, kind, detail, origin)))
 
 
-def _centroids(vectors: np.ndarray, ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised centroids and each cluster's loosest member similarity (empty: 0, 1)."""
-    n = len(ptr) - 1
-    counts = np.diff(ptr)
-    nonempty = counts > 0
-    centroid = np.zeros((n, vectors.shape[1]), np.float32)
-    loosest = np.ones(n, np.float32)
-    if idx.size:
-        starts = ptr[:-1][nonempty]
-        members = vectors[idx]
-        centroid[nonempty] = normalize_rows(np.add.reduceat(members, starts, axis=0))
-        owner = np.repeat(np.arange(n), counts)
-        sims = np.einsum("md,md->m", members, centroid[owner])
-        loosest[nonempty] = np.minimum.reduceat(sims, starts)
-    return centroid, loosest
-
-
 def _prepare(dataset: Dataset, embedder: Embedder, *, include_expressions: bool,
              use_distractors: bool) -> _Data:
     cols = _read_rows(dataset)
@@ -467,7 +438,7 @@ def _prepare(dataset: Dataset, embedder: Embedder, *, include_expressions: bool,
     if use_distractors:
         pool = _distractor_pool(cols["distractors"], vocab, details, origins)
     vectors = embedder.encode_distinct(vocab.items)
-    centroid, loosest = _centroids(vectors, member_ptr, member_idx)
+    centroid, loosest = centroids(vectors, member_ptr, member_idx)
     norm_codes, _ = _codes([normalize_text(t) for t in vocab.items])
     return _Data(ids=ids, image=image_codes, image_ids=image_ids, category=categories,
                  texts=vocab.items, vectors=vectors, norm=norm_codes, member_ptr=member_ptr,
@@ -1472,146 +1443,3 @@ def _with_rounds(pool: Dataset, ranked: list[list[dict]], collected: list[list[d
     features = pool.features
     return pool.remove_columns("hard_negatives").add_column("hard_negatives", merged,
                                                            feature=features["hard_negatives"])
-
-
-# ------------------------------------------------------------------------ CLI
-
-
-def _cli_dataset(args: Any) -> Dataset:
-    if args.synthetic:
-        from refaug.data.synthetic import synthetic_scenes
-
-        return synthetic_scenes(args.synthetic, seed=args.seed, image_size=(64, 48))
-    if not args.dataset:
-        raise ValueError("give a saved dataset folder (datasets.save_to_disk) or --synthetic N")
-    from datasets import DatasetDict, load_from_disk
-
-    loaded = load_from_disk(args.dataset)
-    if isinstance(loaded, DatasetDict):
-        return concatenate_datasets(list(loaded.values()))
-    return loaded
-
-
-def _cli_classifier(args: Any, embedder: Embedder) -> ClusterClassifier:
-    if args.classifier:
-        return ClusterClassifier.load(args.classifier, embedder=embedder)
-    return ClusterClassifier(args.method, threshold=args.threshold, embedder=embedder)
-
-
-def _parse_weights(text: str | None) -> Weights | None:
-    """``"similarity=1,uncertainty=1,diversity=0.2"`` -> a dict."""
-    if not text:
-        return None
-    weights = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        try:
-            weights[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"--weights {text!r}: write name=value pairs separated by commas, "
-                             "e.g. similarity=1,uncertainty=1,diversity=0.2") from None
-    return weights
-
-
-def _cli_mine(args: Any) -> int:
-    from refaug.report import format_table
-
-    embedder = Embedder(args.model, cache_dir=args.cache_dir)
-    classifier = _cli_classifier(args, embedder)
-    scorer = None
-    if args.scorer:
-        from refaug.scoring import scorer_from_spec
-
-        scorer = scorer_from_spec(args.scorer, threshold=args.scorer_threshold)
-    options = dict(embedder=embedder, classifier=classifier, sources=tuple(args.sources),
-                   same_class=args.same_class, max_similarity=args.max_similarity,
-                   relative_margin=args.relative_margin, seed=args.seed)
-    dataset = _cli_dataset(args)
-    if args.rounds:
-        if scorer is None:
-            raise ValueError("--rounds needs --scorer (the model whose false positives are collected)")
-        out, reports = mine_rounds(dataset, scorer=scorer, rounds=args.rounds, per_round=args.per_round,
-                                   min_new=args.min_new, num_negatives=args.num_negatives, **options)
-        rows = [[r.round, r.candidates, r.false_positives, r.referents_hit, r.scorer_calls,
-                 f"{r.scorer_calls / max(len(dataset), 1):.2f}", f"{r.seconds:.1f}",
-                 ", ".join(f"{k} {v}" for k, v in sorted(r.kinds.items()))] for r in reports]
-        print(format_table(rows, ["round", "scored", "new false positives", "referents", "scorer calls",
-                                  "calls/referent", "seconds", "by kind"], title="mining rounds"))
-    else:
-        out = mine_hard_negatives(dataset, num_negatives=args.num_negatives, diversity=args.diversity,
-                                  scorer=scorer, weights=_parse_weights(args.weights),
-                                  output_format=args.format, **options)
-    out.save_to_disk(args.out)
-    print(f"wrote {len(out)} rows ({', '.join(out.column_names)}) to {args.out}")
-    if args.format == "nested" or args.rounds:
-        kinds = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
-        print("negatives by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
-    return 0
-
-
-def _cli_calibrate(args: Any) -> int:
-    import json
-
-    from refaug.clusters import calibrate_threshold
-
-    result = calibrate_threshold(_cli_dataset(args), method=args.method, criterion=args.criterion,
-                                 target_fnr=args.target_fnr, seed=args.seed, plot=args.plot,
-                                 embedder=Embedder(args.model, cache_dir=args.cache_dir))
-    text = json.dumps(result.to_dict(), indent=2)
-    if args.save:
-        result.classifier().save(args.save)
-    if args.json:
-        Path(args.json).write_text(text)
-    print(text)
-    return 0
-
-
-def _common_cli_options(parser: Any) -> None:
-    parser.add_argument("dataset", nargs="?", help="a datasets.save_to_disk folder of referent rows")
-    parser.add_argument("--synthetic", type=int, default=0, metavar="N",
-                        help="use N generated synthetic scenes instead of a dataset")
-    parser.add_argument("--method", default="centroid", choices=("centroid", "radius", "nearest", "contrast"))
-    parser.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
-    parser.add_argument("--cache-dir", default=None, help="embedding cache folder")
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``refaug mine`` and ``refaug calibrate`` to the CLI's subparsers."""
-    mine = subparsers.add_parser("mine", help="mine hard negatives for a dataset of referents")
-    _common_cli_options(mine)
-    mine.add_argument("--out", required=True, help="folder to save the mined dataset in")
-    mine.add_argument("--num-negatives", type=int, default=30)
-    mine.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
-    mine.add_argument("--same-class", action="store_true")
-    mine.add_argument("--threshold", type=float, default=None)
-    mine.add_argument("--max-similarity", type=float, default=None)
-    mine.add_argument("--relative-margin", type=float, default=DEFAULT_RELATIVE_MARGIN)
-    mine.add_argument("--diversity", type=float, default=0.0)
-    mine.add_argument("--format", default="nested", choices=OUTPUT_FORMATS)
-    mine.add_argument("--classifier", default=None,
-                      help="a saved ClusterClassifier JSON (e.g. from refaug calibrate --save)")
-    mine.add_argument("--scorer", default=None, metavar="SPEC",
-                      help="the model in the loop: text, text:MODEL, clip:CHECKPOINT, "
-                           "clip-image:CHECKPOINT or python:MODULE:NAME")
-    mine.add_argument("--scorer-threshold", type=float, default=None,
-                      help="the scorer's decision point (default: its own, else relative)")
-    mine.add_argument("--weights", default=None, metavar="W",
-                      help="ranking weights, e.g. similarity=1,uncertainty=1,diversity=0.2")
-    mine.add_argument("--rounds", type=int, default=0,
-                      help="mining rounds collecting the scorer's false positives (needs --scorer)")
-    mine.add_argument("--per-round", type=int, default=None,
-                      help="candidates per referent per round (default: --num-negatives)")
-    mine.add_argument("--min-new", type=int, default=1,
-                      help="stop after a round with fewer new false positives than this")
-    mine.set_defaults(handler=_cli_mine)
-    calibrate = subparsers.add_parser("calibrate", help="choose a cluster threshold; AUC and plot")
-    _common_cli_options(calibrate)
-    calibrate.add_argument("--criterion", default="f1", choices=("f1", "fnr"))
-    calibrate.add_argument("--target-fnr", type=float, default=0.05)
-    calibrate.add_argument("--plot", default=None, help="PNG path for the similarity distributions")
-    calibrate.add_argument("--json", default=None, help="also write the result to this JSON file")
-    calibrate.add_argument("--save", default=None,
-                           help="write the calibrated classifier (for contrast: its fitted weights) "
-                                "as JSON, for refaug mine --classifier")
-    calibrate.set_defaults(handler=_cli_calibrate)

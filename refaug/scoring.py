@@ -46,7 +46,6 @@ Example:
 from __future__ import annotations
 
 import abc
-import io
 import json
 import logging
 import math
@@ -59,6 +58,7 @@ from tqdm.auto import tqdm
 
 from refaug.embed import Embedder, model_identity
 from refaug.errors import BackendError, DataError, check_choice
+from refaug.images import decode_image
 
 logger = logging.getLogger(__name__)
 
@@ -376,12 +376,7 @@ class FunctionScorer(Scorer):
 
 
 def load_image(value: Any, *, referent: str = "referent") -> Any:
-    """Decode a row's ``image`` into an RGB ``PIL.Image``.
-
-    Args:
-        value: a ``{"bytes": ..., "path": ...}`` dict (``datasets.Image(decode=False)``), a
-            ``PIL.Image``, encoded bytes, or a file path.
-        referent: how to name the row in errors.
+    """Decode a row's ``image`` into an RGB ``PIL.Image`` (:func:`refaug.images.decode_image`).
 
     Raises:
         DataError: the row has no image, or it cannot be read.
@@ -391,26 +386,9 @@ def load_image(value: Any, *, referent: str = "referent") -> Any:
         >>> load_image(Image.new("L", (4, 3))).mode
         'RGB'
     """
-    from PIL import Image, UnidentifiedImageError
-
-    source = value
-    if isinstance(value, Mapping):
-        source = value.get("bytes") if value.get("bytes") is not None else value.get("path")
-    if source is None:
-        raise DataError(
-            "the row has no image", row=referent,
-            fix="load the dataset with its images (e.g. load_refer(..., image_root=...)) or "
-                "score it with a text-only scorer such as TextScorer",
-        )
-    if isinstance(source, Image.Image):
-        return source.convert("RGB")
-    try:
-        if isinstance(source, (bytes, bytearray)):
-            return Image.open(io.BytesIO(source)).convert("RGB")
-        return Image.open(os.fspath(source)).convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"cannot read the image: {exc}", row=referent,
-                        fix="check that the image file exists and is a valid picture") from exc
+    return decode_image(value, row=referent, fix=(
+        "load the dataset with its images (e.g. load_refer(..., image_root=...)) or "
+        "score it with a text-only scorer such as TextScorer"))
 
 
 def _image_key(value: Any) -> Any:

@@ -50,7 +50,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -62,8 +61,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from refaug import images
 from refaug.errors import DataError, check_choice
 from refaug.records import Views
+from refaug.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -317,22 +318,20 @@ def _stable_index(*, seed: int, epoch: int, key: str, size: int) -> int:
     return int.from_bytes(digest, "little") % size
 
 
-def _normalise_text(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def _unique(texts: Sequence[str | None]) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     for text in texts:
-        if text and text.strip() and _normalise_text(text) not in seen:
-            seen.add(_normalise_text(text))
+        if text and text.strip() and normalize_text(text) not in seen:
+            seen.add(normalize_text(text))
             out.append(text)
     return out
 
 
 def decode_image(value: Any, *, referent_id: str = "") -> Image.Image:
     """Open a row's ``image`` value (``{"bytes", "path"}``, bytes, a path or a PIL image) as RGB.
+
+    The collator's use of :func:`refaug.images.decode_image`.
 
     Raises:
         DataError: when the row has no image.
@@ -342,20 +341,8 @@ def decode_image(value: Any, *, referent_id: str = "") -> Image.Image:
         >>> decode_image(synthetic_scenes(1, image_size=(64, 48))[0]["image"]).size
         (64, 48)
     """
-    if isinstance(value, Image.Image):
-        return value.convert("RGB")
-    if isinstance(value, dict):
-        value = value.get("bytes") or value.get("path")
-    if isinstance(value, (bytes, bytearray)):
-        return Image.open(io.BytesIO(value)).convert("RGB")
-    if isinstance(value, str) and value:
-        with Image.open(value) as image:
-            return image.convert("RGB")
-    raise DataError(
-        "the row has no image (neither bytes nor a path)",
-        row=referent_id or None,
-        fix="load the dataset with its images, or pass load_images=False to the collator",
-    )
+    return images.decode_image(value, row=referent_id or None,
+                               fix="load the dataset with its images, or pass load_images=False to the collator")
 
 
 class HardNegativeCollator:
@@ -489,13 +476,13 @@ class HardNegativeCollator:
     def _negatives(
         self, row: dict[str, Any], own: dict[str, list[str]]
     ) -> tuple[list[str], list[str], list[bool]]:
-        seen = {_normalise_text(t) for t in own["expressions"] + own["views"]}
+        seen = {normalize_text(t) for t in own["expressions"] + own["views"]}
         texts: list[str] = []
         kinds: list[str] = []
         for negative in row.get("hard_negatives") or ():
             if len(texts) == self.num_negatives:
                 break
-            key = _normalise_text(negative["text"] or "")
+            key = normalize_text(negative["text"] or "")
             if not key or key in seen:
                 continue
             seen.add(key)

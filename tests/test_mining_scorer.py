@@ -23,9 +23,9 @@ from refaug.cli import main
 from refaug.clusters import ClusterClassifier, cluster_texts
 from refaug.data.synthetic import synthetic_scenes
 from refaug.embed import Embedder
+from refaug.lexicon import COLOR_FAMILIES
 from refaug.mining import mine_hard_negatives, mine_rounds, normalize_text
 from refaug.rewrite import AttributeRewriter, Rewriters
-from refaug.rewrite.lexicon import COLOR_FAMILIES
 from refaug.scoring import CLIPScorer, Scorer, TextScorer, scorer_from_spec
 from refaug.testing.tiny_clip import build_tiny_clip
 

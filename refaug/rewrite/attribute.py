@@ -2,7 +2,7 @@
 
 "white shirt" -> "black shirt", "big dog" -> "small dog", "second from left" -> "second
 from right", "two zebras" -> "three zebras", "wooden chair" -> "metal chair". Every
-vocabulary comes from :mod:`refaug.rewrite.lexicon`; the parse only decides whether a word
+vocabulary comes from :mod:`refaug.lexicon`; the parse only decides whether a word
 is used as an attribute here ("an orange" is a fruit, "the man left" is a verb).
 
 Example:
@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 
 from spacy.tokens import Doc, Token
 
+from refaug import lexicon as lx
 from refaug.errors import check_choice
-from refaug.rewrite import lexicon as lx
 from refaug.rewrite.base import Proposal, Rewriter
 from refaug.rewrite.grammar import (
     Edit,

@@ -27,6 +27,7 @@ from spacy.tokens import Doc
 
 from refaug.nlp import load_nlp
 from refaug.records import Candidate
+from refaug.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ class Proposal(NamedTuple):
 
 
 def normalize(text: str) -> str:
-    """The form two texts are compared in: case-folded, whitespace collapsed, outer dots dropped."""
-    return " ".join(text.split()).casefold().strip(" .")
+    """The form two texts are compared in (:func:`refaug.text.normalize_text`, the one "same text" key)."""
+    return normalize_text(text)
 
 
 def text_rng(text: str, seed: int) -> random.Random:

@@ -2,7 +2,7 @@
 
 Inflection goes through lemminflect (a maintained inflection library), never through
 hand-written suffix rules; the few irregular cases it lists second are in
-:data:`refaug.rewrite.lexicon.PLURAL_OVERRIDES`.
+:data:`refaug.lexicon.PLURAL_OVERRIDES`.
 
 Example:
     >>> indefinite_article("umbrella"), indefinite_article("uniform"), indefinite_article("hour")
@@ -17,7 +17,7 @@ from typing import NamedTuple
 from lemminflect import getInflection
 from spacy.tokens import Doc, Token
 
-from refaug.rewrite.lexicon import PLURAL_OVERRIDES, SINGULAR_OVERRIDES
+from refaug.lexicon import PLURAL_OVERRIDES, SINGULAR_OVERRIDES
 
 PLURAL_TAGS: frozenset[str] = frozenset({"NNS", "NNPS"})
 SUBJECT_DEPS: frozenset[str] = frozenset({"nsubj", "nsubjpass"})

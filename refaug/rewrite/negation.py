@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from lemminflect import getInflection, getLemma
 from spacy.tokens import Doc, Token
 
-from refaug.rewrite import lexicon as lx
+from refaug import lexicon as lx
 from refaug.rewrite.base import Proposal, Rewriter
 from refaug.rewrite.grammar import Edit, apply_edits, indefinite_article, is_plural, same_case
 

@@ -26,8 +26,8 @@ from collections.abc import Iterator, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
+from refaug import lexicon as lx
 from refaug.errors import check_choice
-from refaug.rewrite import lexicon as lx
 from refaug.rewrite.base import Proposal, Rewriter
 from refaug.rewrite.grammar import (
     RELATIVE_PRONOUNS,

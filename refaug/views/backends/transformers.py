@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import logging
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, get_args
 
 from refaug.errors import BackendError, check_choice
+from refaug.images import decode_image
 from refaug.views.backends.base import ImageRequest, SamplingSettings, ViewBackend
 
 logger = logging.getLogger(__name__)
@@ -249,7 +249,4 @@ def _messages(request: ImageRequest) -> list[dict[str, Any]]:
 
 
 def _load_image(image: str | bytes | None) -> Any:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as picture:
-        return picture.convert("RGB")
+    return decode_image(image)

@@ -14,7 +14,6 @@ The engine is built on the first batch and kept in ``_llm``, outside pickles and
 from __future__ import annotations
 
 import importlib.util
-import io
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from refaug.errors import BackendError
+from refaug.images import decode_image
 from refaug.views.backends.base import ImageRequest, SamplingSettings, ViewBackend
 
 logger = logging.getLogger(__name__)
@@ -214,11 +214,7 @@ def _output_text(output: Any, image_id: int) -> str:
 
 def load_image(image: str | os.PathLike[str] | bytes) -> Any:
     """Open an image file or encoded bytes as an RGB ``PIL.Image`` (fully loaded)."""
-    from PIL import Image
-
-    data = image if isinstance(image, bytes) else Path(image).read_bytes()
-    with Image.open(io.BytesIO(data)) as opened:
-        return opened.convert("RGB")
+    return decode_image(image)
 
 
 def import_vllm() -> Any:

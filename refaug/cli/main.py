@@ -15,8 +15,8 @@ from pathlib import Path
 from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
-# Modules that add their own subcommands through ``register_cli(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("refaug.views.cli", "refaug.mining")
+# Modules that add their own subcommands through ``register(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = ("refaug.cli.prompts", "refaug.cli.mine")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_export(sub)
     for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register_cli(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
