@@ -15,16 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from datasets import Dataset, Features, List, Value, concatenate_datasets
 
-from refaug.errors import check_choice
 from refaug.records import CANDIDATE_FEATURE
+from refaug.rewrite.registry import REWRITER_NAMES  # noqa: F401 - kept as an import path
 
 if TYPE_CHECKING:
     from refaug.config import RunConfig
     from refaug.pipeline import RunContext
 
 logger = logging.getLogger(__name__)
-
-REWRITER_NAMES: tuple[str, ...] = ("attribute", "negation", "role_reversal")
 
 CLUSTER_STATS_FEATURE = {
     "size": Value("int32"),
@@ -69,12 +67,10 @@ def views_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
 
 
 def build_rewriters(config: RunConfig):
-    from refaug.rewrite import AttributeRewriter, NegationRewriter, Rewriters, RoleReversalRewriter
+    from refaug.rewrite import Rewriters
+    from refaug.rewrite.registry import build_rewriter
 
-    classes = {"attribute": AttributeRewriter, "negation": NegationRewriter, "role_reversal": RoleReversalRewriter}
-    for name in config.rewriters:
-        check_choice("rewriters", name, REWRITER_NAMES)
-    return Rewriters([classes[n](max_per_text=config.max_per_text, seed=config.seed) for n in config.rewriters])
+    return Rewriters([build_rewriter(n, max_per_text=config.max_per_text, seed=config.seed) for n in config.rewriters])
 
 
 def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:

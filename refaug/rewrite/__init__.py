@@ -10,12 +10,20 @@ Example:
 
 from __future__ import annotations
 
-from refaug.rewrite.attribute import AttributeRewriter
-from refaug.rewrite.base import Proposal, Rewriter
-from refaug.rewrite.combined import Rewriters
-from refaug.rewrite.llm import LLMRewriter
-from refaug.rewrite.negation import NegationRewriter
-from refaug.rewrite.roles import RoleReversalRewriter
+import importlib
+from typing import Any
+
+# Imported on first use, so that reading the registry (refaug.rewrite.registry) or the
+# lexicon costs no spaCy import.
+_EXPORTS: dict[str, str] = {
+    "AttributeRewriter": "refaug.rewrite.attribute",
+    "LLMRewriter": "refaug.rewrite.llm",
+    "NegationRewriter": "refaug.rewrite.negation",
+    "Proposal": "refaug.rewrite.base",
+    "Rewriter": "refaug.rewrite.base",
+    "Rewriters": "refaug.rewrite.combined",
+    "RoleReversalRewriter": "refaug.rewrite.roles",
+}
 
 __all__ = [
     "AttributeRewriter",
@@ -26,3 +34,13 @@ __all__ = [
     "Rewriters",
     "RoleReversalRewriter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'refaug.rewrite' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

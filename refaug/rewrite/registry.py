@@ -1,0 +1,38 @@
+"""The rewriters, by name: one registry line per rewriter (its module and class).
+
+Modules are imported only when a rewriter is built, so reading the names (the CLI's
+choices, config validation) costs no spaCy import. A new rewriter is one file under
+``refaug/rewrite/`` with a :class:`~refaug.rewrite.base.Rewriter` subclass, plus one line here.
+
+Example:
+    >>> sorted(REWRITERS)
+    ['attribute', 'negation', 'role_reversal']
+    >>> rewriter_class("negation").__name__
+    'NegationRewriter'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from refaug.errors import check_choice
+
+REWRITERS: dict[str, str] = {
+    "attribute": "refaug.rewrite.attribute:AttributeRewriter",
+    "negation": "refaug.rewrite.negation:NegationRewriter",
+    "role_reversal": "refaug.rewrite.roles:RoleReversalRewriter",
+}
+REWRITER_NAMES: tuple[str, ...] = tuple(REWRITERS)
+
+
+def rewriter_class(name: str) -> type:
+    """The :class:`~refaug.rewrite.base.Rewriter` subclass registered as ``name``."""
+    check_choice("rewriter", name, REWRITER_NAMES)
+    module, _, attribute = REWRITERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build_rewriter(name: str, **options: Any) -> Any:
+    """An instance of the rewriter ``name`` with ``options`` (``max_per_text``, ``seed``, ...)."""
+    return rewriter_class(name)(**options)
