@@ -140,6 +140,26 @@ CASES: list[tuple[str, set[str]]] = [
             "the bus that is parked in front of the red car",
         },
     ),
+    # fourth batch, issue 14: real captions whose article the parser hangs on a compound
+    # ("A" -> "teddy" -> "bear"); they raised StopIteration before
+    (
+        "A teddy bear sitting on a blue chair.",
+        {"A teddy bear sitting on a red chair.", "Two teddy bears sitting on a blue chair."},
+    ),
+    (
+        "A stop sighn is propped up against the side of a building.",
+        {"Two stop sighns are propped up against the side of a building."},
+    ),
+    (
+        "Someone is cooking a vegtable stir fry for dinner",
+        {"Someone is cooking two vegtable stir fries for dinner"},
+    ),
+    ("a stop sign", {"two stop signs"}),
+    # "The" hangs on "two": still definite, so no "The one stop sign"
+    (
+        "The two stop signs on the left",
+        {"The three stop signs on the left", "The two stop signs on the right"},
+    ),
     # not applicable
     ("black guy", set()),
     ("woman in tank top", set()),

@@ -178,7 +178,9 @@ class AttributeRewriter(Rewriter):
                 for new in self._pick([str(v) for v in options], rng):
                     word = lx.number_like(int(new), token.text)
                     yield token, token.lower_, word, _count_edits(token, noun, int(new), word)
-            elif token.dep_ == "det" and token.lower_ in ("a", "an") and _countable(doc, noun):
+            elif (
+                token.dep_ == "det" and token.lower_ in ("a", "an") and _countable(doc, noun, token)
+            ):
                 word = lx.number_like(2, "two")
                 yield token, token.lower_, word, _count_edits(token, noun, 2, word)
 
@@ -290,8 +292,13 @@ def _is_spatial_use(doc: Doc, token: Token) -> bool:
     )
 
 
-def _countable(doc: Doc, noun: Token) -> bool:
-    """Whether "a NOUN" here counts one thing that could be two."""
+def _countable(doc: Doc, noun: Token, article: Token) -> bool:
+    """Whether ``article`` ("a"/"an") before ``noun`` counts one thing that could be two.
+
+    The article is passed in, not looked up among the noun's children: in "A teddy bear"
+    or "A red stop sign" the parser attaches it to the compound ("teddy", "stop"), so the
+    head noun has no determiner of its own.
+    """
     if noun.tag_ != "NN" or noun.lemma_.lower() in lx.MASS_NOUNS:
         return False
     if noun.lemma_.lower() in lx.NOT_COUNTABLE_AFTER_ARTICLE or noun.lower_ in lx.CLOTHING:
@@ -300,12 +307,17 @@ def _countable(doc: Doc, noun: Token) -> bool:
         return False  # "it is a dog": a predicate, not a count
     if noun.dep_ == "pobj" and noun.head.lower_ in LOCATIVE_PREPOSITIONS:
         return False  # "playing in two parks": a place, not a count anyone meant
-    det = next(c for c in noun.children if c.dep_ == "det")
-    return det.i == 0 or doc[det.i - 1].lower_ not in _NOT_COUNT_BEFORE_ARTICLE
+    return article.i == 0 or doc[article.i - 1].lower_ not in _NOT_COUNT_BEFORE_ARTICLE
 
 
 def _definite(noun: Token) -> bool:
-    return any(c.dep_ in ("det", "poss") and c.lower_ not in ("a", "an") for c in noun.children)
+    """Whether the noun's phrase has a definite determiner or a possessive ("the", "his").
+
+    Read from the words left of the noun, not from its children only: in "The two stop
+    signs" the parser attaches "The" to "two".
+    """
+    before = noun.doc[noun.left_edge.i : noun.i]
+    return any(t.dep_ in ("det", "poss") and t.lower_ not in ("a", "an") for t in before)
 
 
 def _count_edits(number: Token, noun: Token, value: int, word: str) -> list[Edit]:

@@ -4,7 +4,10 @@ A rewriter is one subclass with one hook, :meth:`Rewriter.propose`, that looks a
 ``Doc`` and yields :class:`Proposal` objects. The base class does everything else: it
 checks the input, parses all texts with one ``nlp.pipe`` call (or takes pre-parsed
 Docs), drops proposals that equal the input or repeat one another, caps the number per
-text, and stamps ``kind``, ``detail`` and ``origin`` on each :class:`Candidate`.
+text, and stamps ``kind``, ``detail`` and ``origin`` on each :class:`Candidate`. A hook
+that raises on one text costs that text its candidates, and nothing else: the text, the
+rewriter and the exception are logged once, and the text is counted in
+:attr:`Rewriter.failed_texts`.
 
 Example:
     >>> from refaug.rewrite import NegationRewriter
@@ -16,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import random
 from abc import ABC, abstractmethod
@@ -112,6 +116,7 @@ class Rewriter(ABC):
         self.batch_size = int(batch_size)
         self.n_process = int(n_process)
         self._nlp: Language | None = None
+        self._failed: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the hook
     @abstractmethod
@@ -143,49 +148,82 @@ class Rewriter(ABC):
 
     def parse_all(self, items: list[str | Doc]) -> list[Doc]:
         """Docs for a checked list of strings and Docs; the strings parsed in one batch."""
+        docs = list(items)
         to_parse = [i for i, item in enumerate(items) if isinstance(item, str)]
-        parsed = iter(self.parse([items[i] for i in to_parse]))  # type: ignore[misc]
-        return [next(parsed) if isinstance(item, str) else item for item in items]
+        parsed = self.parse([items[i] for i in to_parse])  # type: ignore[misc]
+        for i, doc in zip(to_parse, parsed, strict=True):
+            docs[i] = doc
+        return docs  # type: ignore[return-value]
 
     def rewrite_docs(self, docs: Sequence[Doc]) -> list[list[Candidate]]:
         """Rewrite pre-parsed Docs (the part of :meth:`__call__` after parsing)."""
         return [self.rewrite_doc(doc) for doc in docs]
 
     def rewrite_doc(self, doc: Doc) -> list[Candidate]:
-        """The candidates of one parsed text: deduplicated, changed, capped and stamped."""
+        """The candidates of one parsed text: deduplicated, changed, capped and stamped.
+
+        A hook that raises on this text gives it no candidates (see :attr:`failed_texts`);
+        the other texts of the batch are not affected.
+        """
         source = doc.text
         if not source.strip():
             return []
         rng = text_rng(source, self.seed)
-        seen = {normalize(source)}
+        try:
+            chosen = self._cap(self._distinct(doc, rng), rng)
+        except Exception as exc:  # one text the hook did not foresee must not fail its batch
+            self._record_failure(source, exc)
+            return []
+        return [
+            Candidate(text=p.text, kind=self.kind, detail=p.detail, origin=source) for p in chosen
+        ]
+
+    def _distinct(self, doc: Doc, rng: random.Random) -> list[Proposal]:
+        """The hook's proposals that differ from the text and from one another, in order."""
+        seen = {normalize(doc.text)}
         kept: list[Proposal] = []
-        for proposal in self._bounded(self.propose(doc, rng), source):
+        for proposal in self._bounded(self.propose(doc, rng)):
             key = normalize(proposal.text)
             if key and key not in seen:
                 seen.add(key)
                 kept.append(proposal)
-        return [
-            Candidate(text=p.text, kind=self.kind, detail=p.detail, origin=source)
-            for p in self._cap(kept, rng)
-        ]
+        return kept
 
-    def _bounded(self, proposals: Iterable[Proposal], source: str) -> Iterator[Proposal]:
+    def _bounded(self, proposals: Iterable[Proposal]) -> Iterator[Proposal]:
         # Stops runaway hooks on very long texts: far more than the cap is never needed.
         limit = None if self.max_per_text is None else 8 * self.max_per_text
-        iterator = iter(proposals)
-        count = 0
-        while limit is None or count < limit:
-            try:
-                proposal = next(iterator)
-            except StopIteration:
-                return
-            except (ValueError, IndexError) as exc:
-                # A parse the hook did not foresee must not stop a corpus-wide run: the
-                # proposals made so far are kept and the text is named in the log.
-                logger.warning("%s stopped early on %.80r: %s", type(self).__name__, source, exc)
-                return
-            count += 1
-            yield proposal
+        return itertools.islice(proposals, limit)
+
+    # ------------------------------------------------------------------ failures
+    @property
+    def failed_texts(self) -> int:
+        """Distinct texts on which the hook raised, since this instance was built or unpickled.
+
+        Each such text got no candidates and was logged once (a warning naming the text,
+        the rewriter and the exception); :meth:`failures` lists them. The count lives
+        outside the pickled state, so it never changes the datasets fingerprint.
+
+        Example:
+            >>> rw = NegationRewriter()  # doctest: +SKIP
+            >>> _ = rw(["man holding an umbrella"]); rw.failed_texts  # doctest: +SKIP
+            0
+        """
+        return len(self._failed)
+
+    def failures(self) -> dict[str, str]:
+        """Each text the hook raised on, with its exception (``"TypeName: message"``)."""
+        return dict(self._failed)
+
+    def _record_failure(self, source: str, exc: Exception) -> None:
+        if source in self._failed:
+            return  # logged and counted the first time
+        self._failed[source] = f"{type(exc).__name__}: {exc}"
+        logger.warning(
+            "%s raised on %.200r, which gets no candidates: %s (please report the text)",
+            type(self).__name__,
+            source,
+            self._failed[source],
+        )
 
     def _cap(self, proposals: list[Proposal], rng: random.Random) -> list[Proposal]:
         if self.max_per_text is None or len(proposals) <= self.max_per_text:
@@ -214,6 +252,7 @@ class Rewriter(ABC):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._nlp = None
+        self._failed = {}
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

@@ -5,7 +5,9 @@ each row's cluster), parses every distinct text once, runs every rewriter on the
 Docs and writes a ``distractors`` column: per row, a list of candidate dicts in the
 :data:`refaug.records.CANDIDATE_FEATURE` layout whose ``origin`` is the source expression.
 A candidate that equals one of the row's own texts (an expression or a view) is dropped:
-it describes the referent, so it cannot be a negative.
+it describes the referent, so it cannot be a negative. A rewriter that raises on one text
+gives that text no candidates and counts it (:meth:`Rewriters.failure_counts`); the rest
+of the batch is rewritten as usual.
 
 Example:
     >>> from refaug.rewrite import AttributeRewriter, NegationRewriter, Rewriters
@@ -66,6 +68,7 @@ class Rewriters:
         self.views_column = views_column
         self.output_column = output_column
         self.max_per_row = max_per_row
+        self._batches = 0
 
     def output_features(self, features: Features) -> Features:
         """``features`` plus the ``distractors`` column: pass it as ``Dataset.map(features=...)``.
@@ -97,6 +100,7 @@ class Rewriters:
         """The batch with the ``distractors`` column added (a ``Dataset.map`` function)."""
         if self.column not in batch:
             raise KeyError(f"the batch has no column {self.column!r}; columns: {sorted(batch)}")
+        self._batches += 1
         sources = [self._row_texts(batch, i) for i in range(len(batch[self.column]))]
         by_text = self.rewrite_texts([t for own, views in sources for t in (*own, *views)])
         rows = [self._row_candidates(own, views, by_text) for own, views in sources]
@@ -123,6 +127,47 @@ class Rewriters:
                     seen.add(key)
                     per_kind.setdefault(candidate.kind, []).append(candidate)
         return [c.to_row() for c in _round_robin(list(per_kind.values()), self.max_per_row)]
+
+    # ------------------------------------------------------------------ failures
+    @property
+    def batches_seen(self) -> int:
+        """Batches this instance rewrote since it was built or unpickled.
+
+        0 after a ``Dataset.map`` means the datasets cache served the map (the function
+        never ran), so :meth:`failure_counts` says nothing about that dataset.
+        """
+        return self._batches
+
+    @property
+    def failed_texts(self) -> int:
+        """Texts a rewriter raised on, summed over the rewriters (see :meth:`failure_counts`)."""
+        return sum(self.failure_counts().values())
+
+    def failure_counts(self) -> dict[str, int]:
+        """Per rewriter kind, the distinct texts it raised on (each got none of its candidates).
+
+        Counted in this process since the instance was built: ``Dataset.map`` with the
+        default ``num_proc`` calls this very instance, so the counts cover the map.
+
+        Example:
+            >>> rewrite = Rewriters([AttributeRewriter(), NegationRewriter()])  # doctest: +SKIP
+            >>> _ = rewrite({"expressions": [["man holding an umbrella"]]})  # doctest: +SKIP
+            >>> rewrite.failure_counts()  # doctest: +SKIP
+            {'attribute': 0, 'negation': 0}
+        """
+        counts: dict[str, int] = {}
+        for rewriter in self.rewriters:
+            counts[rewriter.kind] = counts.get(rewriter.kind, 0) + rewriter.failed_texts
+        return counts
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The counters stay out of pickles and datasets fingerprints (the hash must not
+        # change after use).
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._batches = 0
 
     def __repr__(self) -> str:
         return f"Rewriters({self.rewriters!r}, column={self.column!r}, max_per_row={self.max_per_row!r})"
