@@ -151,14 +151,9 @@ def _text_to_image_terms(
 
 
 def hard_negative_contrastive_loss(
-    z: torch.Tensor,
-    x: torch.Tensor,
-    *,
-    negative_mask: torch.Tensor | None = None,
-    variant: LossVariant = "image_to_text",
-    temperature: float | torch.Tensor = 0.07,
-    stop_gradient_text: bool = False,
-    reduction: Reduction = "mean",
+    z: torch.Tensor, x: torch.Tensor, *, negative_mask: torch.Tensor | None = None,
+    variant: LossVariant = "image_to_text", temperature: float | torch.Tensor = 0.07,
+    stop_gradient_text: bool = False, reduction: Reduction = "mean",
 ) -> torch.Tensor:
     """InfoNCE over one positive and N hard-negative texts per image, on cosine similarities.
 
@@ -211,17 +206,27 @@ def hard_negative_contrastive_loss(
     _check_loss_inputs(z, x, negative_mask)
     if stop_gradient_text:
         x = x.detach()
-    z_hat = F.normalize(z, dim=-1)
-    x_hat = F.normalize(x, dim=-1)
+    per_row = _per_row_losses(F.normalize(z, dim=-1), F.normalize(x, dim=-1), negative_mask,
+                              variant=variant, temperature=temperature)
+    return _reduce(per_row, reduction)
+
+
+def _per_row_losses(
+    z_hat: torch.Tensor, x_hat: torch.Tensor, negative_mask: torch.Tensor | None, *,
+    variant: LossVariant, temperature: float | torch.Tensor,
+) -> torch.Tensor:
+    """The ``[B]`` per-row losses of ``variant`` (see :func:`hard_negative_contrastive_loss`)."""
     if variant == "image_to_text":
-        per_row = _image_to_text_terms(z_hat, x_hat, negative_mask, temperature)
-    elif variant == "text_to_image":
-        per_row = _text_to_image_terms(z_hat, x_hat[:, 0], temperature)
-    else:
-        per_row = 0.5 * (
-            _image_to_text_terms(z_hat, x_hat, negative_mask, temperature)
-            + _text_to_image_terms(z_hat, x_hat[:, 0], temperature)
-        )
+        return _image_to_text_terms(z_hat, x_hat, negative_mask, temperature)
+    if variant == "text_to_image":
+        return _text_to_image_terms(z_hat, x_hat[:, 0], temperature)
+    return 0.5 * (
+        _image_to_text_terms(z_hat, x_hat, negative_mask, temperature)
+        + _text_to_image_terms(z_hat, x_hat[:, 0], temperature)
+    )
+
+
+def _reduce(per_row: torch.Tensor, reduction: Reduction) -> torch.Tensor:
     if reduction == "mean":
         return per_row.mean()
     if reduction == "sum":

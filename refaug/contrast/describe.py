@@ -1,9 +1,9 @@
-"""Contrastive attributes: what an expression says about its referent, word by word.
+"""The parse: what an expression says about its referent, word by word.
 
 Expressions of two objects in one image usually differ in one contrastive word ("left
 lady" / "right lady", "guy in red" / "man in blue shirt", "2nd from left" / "third from
 left"), which a sentence embedding barely registers. This module reads those words off a
-spaCy parse and compares them:
+spaCy parse:
 
 - :func:`describe_texts` parses each distinct text once (``nlp.pipe``) and returns, per
   text, a :class:`Description` of its referent: the head noun (with its class and tags,
@@ -13,41 +13,22 @@ spaCy parse and compares them:
   hat" is a negative "hat"). Words that describe another object ("the star below *the
   blue circle*") are left out of the referent's attributes and kept as a
   :class:`Landmark`; an expression with no head noun ("2nd from right") describes the
-  referent all the same.
-- :func:`compare` sets a cluster's description (the union over its texts) against a
-  candidate's and returns :class:`Finding` s: conflicts (same kind, incompatible values,
-  same head; or one text's landmark is the other's referent) and agreements (same kind,
-  same value).
+  referent all the same. :func:`head_noun` gives the referent's head noun alone, as
+  :func:`describe` reads it.
 
 Every vocabulary comes from :mod:`refaug.lexicon`, shared with the rewriters.
-
-Example:
-    >>> left, right = describe_texts(["left lady", "lady on right"])  # doctest: +SKIP
-    >>> [str(f) for f in compare(left, right)]  # doctest: +SKIP
-    ['head: lady = lady (head: lady)', 'spatial: left vs right (head: lady)']
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from collections.abc import Sequence
 
-import numpy as np
 from spacy.tokens import Doc, Token
 
 from refaug import lexicon as lx
+from refaug.contrast.description import _COCO_NAMES, Attribute, Description, Landmark
 from refaug.data.coco import COCO_CATEGORIES
 
-# The kinds a finding can have, in the order of the classifier's features.
-CONTRAST_KINDS: tuple[str, ...] = (
-    "head", "spatial", "extreme", "ordinal", "color", "pattern", "size", "count", "material",
-    "clothing", "action", "negation", "landmark",
-)  # fmt: skip
-# Kinds whose values exclude one another within one key ("left" vs "right" on the
-# horizontal axis); in the others two different values may both hold ("with a hat" and
-# "with glasses").
-_EXCLUSIVE = frozenset({"spatial", "color", "pattern", "size", "count", "material", "posture"})
 _NOUN_POS = frozenset({"NOUN", "PROPN"})
 _SKIP_VERBS = frozenset(
     {"be", "have", "wear", "do", "get", "make", "see", "can", "show", "say", "use",
@@ -55,125 +36,12 @@ _SKIP_VERBS = frozenset(
 )  # fmt: skip
 _MATERIAL_FORM = {"wooden": "wood", "woolen": "wool", "metallic": "metal", "steel": "metal",
                   "iron": "metal", "aluminum": "metal"}
-# Category names, and their last words ("bear" for "teddy bear") where no category owns it
-# ("dog" is "dog", not "hot dog").
-_COCO_NAMES = {name.split()[-1]: name for name, _ in COCO_CATEGORIES.values()}
-_COCO_NAMES.update({name: name for name, _ in COCO_CATEGORIES.values()})
 _MULTIWORD_NAMES = frozenset(name for name, _ in COCO_CATEGORIES.values() if " " in name)
 _PARTS = frozenset({"hair", "beard", "fur", "sleeve", "sleeves", "coat"})
 _NEGATORS = frozenset({"not", "no", "n't", "never", "without", "nobody", "none"})
 
 
-class Attribute(NamedTuple):
-    """One thing an expression says about its referent.
-
-    Attributes:
-        kind: one of :data:`CONTRAST_KINDS` (``"posture"`` counts as ``"action"``).
-        key: where the value lives: an axis ("horizontal"), a side for ordinals ("left"),
-            a part for colours ("shirt", "" for the referent itself), an item.
-        value: the canonical value ("left", "2", "red" as a colour family, "hat").
-        positive: False when negated ("without a hat", "not holding").
-        word: the words as written, for explanations.
-    """
-
-    kind: str
-    key: str
-    value: str
-    positive: bool
-    word: str
-
-
-class Landmark(NamedTuple):
-    """Another object an expression places its referent by ("the star *below the blue circle*").
-
-    Attributes:
-        axis: the relation's axis ("vertical", "horizontal", "depth", "near"; "" unknown).
-        relation: its value on the axis ("below", "left", "near").
-        head: the landmark's head noun.
-        classes: its classes; tags: its person tags.
-        attributes: what the expression says about the landmark (colour, size, ...).
-        word: the words as written ("below the blue circle"), for explanations.
-    """
-
-    axis: str
-    relation: str
-    head: str
-    classes: frozenset[str]
-    tags: frozenset[str]
-    attributes: frozenset[Attribute]
-    word: str
-
-    def description(self) -> Description:
-        """The landmark as a :class:`Description` of its own."""
-        return Description(heads=frozenset({self.head}), classes=self.classes, tags=self.tags,
-                           attributes=self.attributes)
-
-
-@dataclass(frozen=True)
-class Description:
-    """What one expression (or a cluster of them) says about its referent.
-
-    Attributes:
-        heads: the head nouns' lemmas (empty when the text names none: "2nd from left").
-        classes: their classes (a COCO category, or "person").
-        tags: person tags of the heads ("male", "female", "young", "adult").
-        attributes: the referent's :class:`Attribute` s.
-        landmarks: the other objects it is placed by (:class:`Landmark` s).
-    """
-
-    heads: frozenset[str] = frozenset()
-    classes: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()
-    attributes: frozenset[Attribute] = field(default_factory=frozenset)
-    landmarks: frozenset[Landmark] = field(default_factory=frozenset)
-
-    @classmethod
-    def union(cls, descriptions: Iterable[Description], *, category: str | None = None) -> Description:
-        """The description of a cluster: everything its texts say, plus a known category (the
-        dataset's annotation of the referent, which also covers a head noun read wrongly)."""
-        descriptions = list(descriptions)
-        classes = frozenset().union(*(d.classes for d in descriptions))
-        if category:
-            classes |= {_category_class(category)}
-        return cls(
-            heads=frozenset().union(*(d.heads for d in descriptions)),
-            classes=classes,
-            tags=frozenset().union(*(d.tags for d in descriptions)),
-            attributes=frozenset().union(*(d.attributes for d in descriptions)),
-            landmarks=frozenset().union(*(d.landmarks for d in descriptions)),
-        )
-
-    @property
-    def head(self) -> str:
-        """A head noun to name in explanations ("referent" when there is none)."""
-        return min(self.heads) if self.heads else "referent"
-
-
-class Finding(NamedTuple):
-    """A conflict or an agreement between a cluster and a candidate.
-
-    Example:
-        >>> str(Finding("spatial", True, "left", "right", "lady"))
-        'spatial: left vs right (head: lady)'
-    """
-
-    kind: str
-    conflict: bool
-    cluster: str
-    candidate: str
-    head: str
-
-    def __str__(self) -> str:
-        relation = "vs" if self.conflict else "="
-        return f"{self.kind}: {self.cluster} {relation} {self.candidate} (head: {self.head})"
-
-
 # ------------------------------------------------------------------ heads
-
-
-def _category_class(category: str) -> str:
-    low = category.lower()
-    return _COCO_NAMES.get(low, low)
 
 
 def head_class(lemma: str) -> str | None:
@@ -325,6 +193,44 @@ def _is_verb_object(token: Token, heads: set[int]) -> bool:
     if token.dep_ not in ("dobj", "pobj", "attr") or token.head.pos_ not in ("VERB", "AUX"):
         return False
     return any(c.dep_ in ("nsubj", "nsubjpass") and c.i in heads for c in token.head.children)
+
+
+
+def _heads(doc: Doc) -> tuple[dict[int, str], set[int], int | None]:
+    """The nouns of a parse: the items (clothing, accessories, possessions; see
+    :func:`_items`), the head nouns (every object the text names) and the referent's head
+    among them (:func:`_primary`; None when the text names no object)."""
+    candidates = {t.i for t in doc if _is_head(t)}
+    items = _items(doc, candidates)
+    heads = candidates - set(items)
+    return items, heads, _primary(doc, heads)
+
+
+def head_noun(doc: Doc) -> str | None:
+    """The lemma of the referent's head noun, as :func:`describe` reads it.
+
+    The head is the first noun that names an object, not an item the referent wears or
+    holds ("man with a *hat*") nor an attribute word ("*left*"); the second when a
+    preposition opens the text ("behind the car, *the man* in red"; spaCy tags the "next"
+    of "next to the car, the man" as an adverb, so there it is "car"); the head of a
+    compound ("baseball cap *guy*"), named with the word before it where the two name a
+    COCO category ("teddy bear", "hot dog"). It is the head :func:`describe` puts in
+    :attr:`Description.heads <refaug.contrast.Description.heads>`.
+
+    Args:
+        doc: a parsed expression (a spaCy ``Doc``, from ``nlp.pipe``).
+
+    Returns:
+        The head's lemma, lower-cased; None when the text names no object ("2nd from right").
+
+    Example:
+        >>> from refaug.nlp import load_nlp
+        >>> nlp = load_nlp(disable=("ner",))
+        >>> [head_noun(d) for d in nlp.pipe(["the red car on the left", "teddy bear", "2nd from right"])]
+        ['car', 'teddy bear', None]
+    """
+    _, _, primary = _heads(doc)
+    return None if primary is None else _head_name(doc[primary])
 
 
 # ------------------------------------------------------------- attributes
@@ -534,10 +440,7 @@ def _riding(doc: Doc, referent: set[int]) -> list[Attribute]:
 
 def describe(doc: Doc) -> Description:
     """The :class:`Description` of the referent of one parsed expression."""
-    candidates = {t.i for t in doc if _is_head(t)}
-    items = _items(doc, candidates)
-    heads = candidates - set(items)
-    primary = _primary(doc, heads)
+    items, heads, primary = _heads(doc)
     # A word belongs to the referent unless it describes another head noun (a landmark); the
     # words of a compound ("white *teddy* bear") belong to the whole.
     whole = {primary} | {h for h in heads if primary is not None and _compound_of(doc[h], primary)}
@@ -610,319 +513,3 @@ def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> 
                                                      strict=True)}
     return [described[t] for t in texts]
 
-
-# ---------------------------------------------------------------- compare
-
-
-def _kind(attribute: Attribute) -> str:
-    return "action" if attribute.kind == "posture" else attribute.kind
-
-
-def _by_key(attributes: Iterable[Attribute], *, positive: bool) -> dict[tuple[str, str], list[Attribute]]:
-    table: dict[tuple[str, str], list[Attribute]] = {}
-    for a in attributes:
-        if a.positive == positive:
-            table.setdefault((a.kind, a.key), []).append(a)
-    return table
-
-
-def _head_findings(cluster: Description, candidate: Description) -> list[Finding]:
-    if not cluster.classes or not candidate.classes:
-        return []
-    a, b = "/".join(sorted(cluster.heads or cluster.classes)), "/".join(sorted(candidate.heads or candidate.classes))
-    head = min(cluster.heads or cluster.classes)
-    if not cluster.classes & candidate.classes:
-        if _short_for(cluster, candidate) or _short_for(candidate, cluster):
-            return []  # "mustard dog" may well be a "hot dog"
-        return [Finding("head", True, a, b, head)]
-    clash = any(frozenset({x, y}) in lx.CLASHING_TAGS for x in cluster.tags for y in candidate.tags)
-    if clash and not (cluster.tags & candidate.tags & {"male", "female"} and len(cluster.tags) > 2):
-        return [Finding("head", True, a, b, head)]
-    return [Finding("head", False, a, b, head)]
-
-
-def _short_for(short: Description, full: Description) -> bool:
-    """Whether a head names a multi-word class by its last word ("dog" for "hot dog")."""
-    return any(" " in c and c.rsplit(" ", 1)[1] in short.heads | short.classes for c in full.classes)
-
-
-def _color_findings(cluster: dict, candidate: dict, head: str) -> list[Finding]:
-    """Colours per part; a colour without a part ("in red") meets every part's colour."""
-    ours = {k[1]: {a.value for a in v} for k, v in cluster.items() if k[0] == "color"}
-    theirs = {k[1]: {a.value for a in v} for k, v in candidate.items() if k[0] == "color"}
-    if not ours or not theirs:
-        return []
-    word = {a.value: a.word for v in (*cluster.values(), *candidate.values()) for a in v if a.kind == "color"}
-    every_ours, every_theirs = set().union(*ours.values()), set().union(*theirs.values())
-    shared = {p for p in ours if p in theirs}
-    compared = False
-    for part in shared:
-        compared = True
-        if ours[part] & theirs[part]:
-            value = sorted(ours[part] & theirs[part])[0]
-            return [Finding("color", False, word[value], word[value], head)]
-    general = ("" in ours) or ("" in theirs)
-    if general:
-        compared = True
-        if every_ours & every_theirs:
-            value = sorted(every_ours & every_theirs)[0]
-            return [Finding("color", False, word[value], word[value], head)]
-    if not compared:
-        return []
-    a, b = sorted(every_ours)[0], sorted(every_theirs)[0]
-    return [Finding("color", True, word[a], word[b], head)]
-
-
-def compare(cluster: Description, candidate: Description) -> list[Finding]:
-    """The conflicts and agreements between a cluster's description and a candidate's.
-
-    A conflict: the same kind and key with incompatible values ("left" vs "right" on the
-    horizontal axis; "red" vs "blue" on the shirt), a polarity flip of one value ("with
-    a hat" vs "without a hat", kind ``negation``), heads of different classes or clashing
-    tags ("man" vs "woman", kind ``head``), or a landmark (kind ``landmark``): one text
-    places its referent by the other's ("the circle below the purple circle" vs "the purple
-    circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
-    car"). An agreement: the same kind, key and value.
-    """
-    return _attribute_findings(cluster, candidate) + _landmark_findings(cluster, candidate)
-
-
-def _attribute_findings(cluster: Description, candidate: Description) -> list[Finding]:
-    head = cluster.head
-    findings = _head_findings(cluster, candidate)
-    ours, theirs = _by_key(cluster.attributes, positive=True), _by_key(candidate.attributes, positive=True)
-    findings += _color_findings(ours, theirs, head)
-    findings += _ordinal_findings(cluster.attributes, candidate.attributes, head)
-    findings += _extreme_findings(cluster.attributes, candidate.attributes, head)
-    for key, values in theirs.items():
-        if key[0] in ("color", "ordinal", "extreme") or key not in ours:
-            continue
-        mine = {a.value: a for a in ours[key]}
-        same = [a for a in values if a.value in mine]
-        if same:
-            findings.append(Finding(_kind(same[0]), False, mine[same[0].value].word, same[0].word, head))
-        elif _exclusive(key):
-            findings.append(Finding(_kind(values[0]), True, ours[key][0].word, values[0].word, head))
-    findings += _polarity_findings(cluster, candidate, head)
-    return findings
-
-
-def _landmark_findings(cluster: Description, candidate: Description) -> list[Finding]:
-    """A text whose landmark is the other text's referent, or the same landmark on two sides."""
-    head = cluster.head
-    for mark in candidate.landmarks:
-        if (agreed := _is_described(cluster, mark.description())) is not None:
-            return [Finding("landmark", True, agreed, mark.word, head)]
-    for mark in cluster.landmarks:
-        if (agreed := _is_described(candidate, mark.description())) is not None:
-            return [Finding("landmark", True, mark.word, agreed, head)]
-    found = []
-    for ours in cluster.landmarks:
-        for theirs in candidate.landmarks:
-            if ours.axis and ours.axis == theirs.axis and _same_object(ours.description(), theirs.description()):
-                found.append(Finding("landmark", ours.relation != theirs.relation, ours.word, theirs.word, head))
-    return sorted(found, key=lambda f: not f.conflict)[:1]
-
-
-def _is_described(referent: Description, landmark: Description) -> str | None:
-    """Whether ``landmark`` is ``referent`` itself: the same class, nothing in conflict, and
-    something more in common than the class (a colour, a size, a role). Returns the agreeing
-    words ("purple circle"), or None."""
-    findings = _attribute_findings(referent, landmark)
-    if any(f.conflict for f in findings) or not referent.classes & landmark.classes:
-        return None
-    agreed = [f.cluster for f in findings if f.kind not in ("head", "negation")]
-    role = any(t.startswith("role:") for t in referent.tags & landmark.tags)
-    return " ".join([*agreed, referent.head]) if agreed or role else None
-
-
-def _same_object(a: Description, b: Description) -> bool:
-    """Whether two landmarks may be one object: a shared class and nothing in conflict."""
-    return bool(a.classes & b.classes) and not any(f.conflict for f in _attribute_findings(a, b))
-
-
-def _exclusive(key: tuple[str, str]) -> bool:
-    """Whether two different values of this (kind, key) cannot both hold."""
-    kind, where = key
-    if kind == "clothing":
-        return not where.startswith("item:")
-    return kind in _EXCLUSIVE or (kind == "action" and where == "verb")
-
-
-def _ordinal_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], head: str) -> list[Finding]:
-    """Ordinals: the same number from the same side (or an unnamed one) agrees, others conflict."""
-    ours = [a for a in ours if a.kind == "ordinal" and a.positive]
-    theirs = [a for a in theirs if a.kind == "ordinal" and a.positive]
-    if not ours or not theirs:
-        return []
-    for a in ours:
-        for b in theirs:
-            if a.value == b.value and (a.key == b.key or not a.key or not b.key):
-                return [Finding("ordinal", False, a.word, b.word, head)]
-    return [Finding("ordinal", True, ours[0].word, theirs[0].word, head)]
-
-
-def _extreme_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], head: str) -> list[Finding]:
-    """An end of a row ("leftmost", "far left") against a side ("on the left", "middle") on one
-    axis: the same side agrees, another conflicts. A kind of its own, as the two can disagree
-    on one object: the leftmost of two zebras that both stand on the right. Two ends meet as
-    ordinals ("1st from left" vs "1st from right")."""
-    pairs = [(a, b) for a in ours for b in theirs
-             if a.positive and b.positive and a.key == b.key and {a.kind, b.kind} == {"extreme", "spatial"}]
-    if not pairs:
-        return []
-    same = [(a, b) for a, b in pairs if a.value == b.value]
-    a, b = (same or pairs)[0]
-    return [Finding("extreme", not same, a.word, b.word, head)]
-
-
-def _polarity_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
-    """The same value with and without a negation ("with a hat" vs "without a hat")."""
-    found = []
-    ours = {(a.kind, a.key, a.value): a for a in cluster.attributes}
-    for a in candidate.attributes:
-        other = ours.get((a.kind, a.key, a.value))
-        if other is not None and other.positive != a.positive and not any(
-            b.positive == a.positive and (b.kind, b.key, b.value) == (a.kind, a.key, a.value)
-            for b in cluster.attributes
-        ):
-            found.append(Finding("negation", True, _polar(other), _polar(a), head))
-    return found
-
-
-def _polar(a: Attribute) -> str:
-    return a.word if a.positive else f"not {a.word}"
-
-
-# ------------------------------------------------------------------ model
-
-# The classifier's features: the cosine to the centroid, how many kinds conflict and agree,
-# and one indicator per kind for each. With L2 regularisation, a kind the training pairs
-# never show keeps a weight near 0 and is judged by the shared counts.
-FEATURES: tuple[str, ...] = (
-    "cosine", "conflicts", "agreements",
-    *(f"conflict:{k}" for k in CONTRAST_KINDS), *(f"agree:{k}" for k in CONTRAST_KINDS),
-)
-_INDEX = {name: i for i, name in enumerate(FEATURES)}
-
-
-def pair_features(findings: Sequence[Finding], cosine: float) -> np.ndarray:
-    """The feature vector (:data:`FEATURES`) of one cluster-candidate pair."""
-    x = np.zeros(len(FEATURES), np.float32)
-    x[0] = cosine
-    conflicts = {f.kind for f in findings if f.conflict}
-    agreements = {f.kind for f in findings if not f.conflict}
-    x[1], x[2] = len(conflicts), len(agreements)
-    for kind in conflicts:
-        x[_INDEX[f"conflict:{kind}"]] = 1.0
-    for kind in agreements:
-        x[_INDEX[f"agree:{kind}"]] = 1.0
-    return x
-
-
-@dataclass(frozen=True)
-class ContrastModel:
-    """A logistic model of "same referent" over :data:`FEATURES`.
-
-    Attributes:
-        intercept: the bias.
-        weights: feature name -> weight (missing features weigh 0).
-        fitted_on: where the weights come from (a command, a dataset), for the record.
-
-    Example:
-        >>> m = ContrastModel(intercept=-5.0, weights={"cosine": 8.0, "conflict:spatial": -4.0})
-        >>> round(float(m.probability(np.array([[0.9] + [0.0] * (len(FEATURES) - 1)]))[0]), 3)
-        0.881
-    """
-
-    intercept: float
-    weights: dict[str, float]
-    fitted_on: str = ""
-
-    def vector(self) -> np.ndarray:
-        return np.array([self.weights.get(name, 0.0) for name in FEATURES], np.float64)
-
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(features, np.float64) @ self.vector() + self.intercept
-
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(same referent) per row of ``features``."""
-        return (1.0 / (1.0 + np.exp(-self.logits(features)))).astype(np.float32)
-
-    def decisive_kinds(self, threshold: float) -> frozenset[str]:
-        """The kinds whose conflict alone keeps a pair below ``threshold``, even at cosine 1.
-
-        Where the fit found a kind's conflicts reliable, one decides "negative"; a kind the
-        fit weighs lightly (a word the annotators use loosely) leaves it to the probability.
-        """
-        w = self.weights
-        target = float(np.log(threshold / (1.0 - threshold))) if 0 < threshold < 1 else np.inf
-        base = self.intercept + w.get("cosine", 0.0) + w.get("conflicts", 0.0)
-        return frozenset(k for k in CONTRAST_KINDS if base + w.get(f"conflict:{k}", 0.0) < target)
-
-    def cosine_floor(self, threshold: float) -> float:
-        """The cosine below which no findings can lift a pair to ``threshold`` (a bound)."""
-        w = self.vector()
-        if w[0] <= 0:
-            return -np.inf
-        n = len(CONTRAST_KINDS)
-        lift = sum(max(0.0, v) for v in w[3:]) + n * max(0.0, w[1]) + n * max(0.0, w[2])
-        target = float(np.log(threshold / (1.0 - threshold))) if 0 < threshold < 1 else np.inf
-        return float((target - self.intercept - lift) / w[0])
-
-    @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, *, c: float = 1.0,
-            fitted_on: str = "") -> ContrastModel:
-        """Fit by L2-regularised logistic regression, classes balanced, cosine weight >= 0.
-
-        Args:
-            features: ``(n, len(FEATURES))``.
-            labels: 1 for "same referent", 0 for "other object".
-            c: inverse regularisation strength.
-            fitted_on: recorded with the weights.
-        """
-        from scipy.optimize import minimize
-
-        labels = np.asarray(labels, np.float64)
-        if len(np.unique(labels)) < 2:
-            raise ValueError("fitting the contrast model needs pairs of both labels (same referent "
-                             "and other object); the data has only one")
-        # Standardise the cosine and the counts, so the L2 penalty weighs them like the 0/1
-        # indicators, which stay as they are: a rare kind's weight then shrinks towards 0 and
-        # the shared counts judge it. The scaling is folded back into the weights.
-        x = np.asarray(features, np.float64)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        indicator = np.array([":" in name for name in FEATURES])
-        mean[indicator], std[indicator] = 0.0, 1.0
-        z = (x - mean) / std
-        # Classes balanced (each class weighs half), as sklearn's class_weight="balanced".
-        sample = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (1 - labels).sum()) * len(labels)
-        signs = 2 * labels - 1
-
-        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-            margin = signs * (z @ params[1:] + params[0])
-            value = np.logaddexp(0, -margin)
-            grad_margin = -sample * signs / (1 + np.exp(margin))
-            grad = np.concatenate([[grad_margin.sum()], z.T @ grad_margin])
-            grad[1:] += params[1:] / c
-            return float((sample * value).sum() + (params[1:] ** 2).sum() / (2 * c)), grad
-
-        # The cosine's weight is bounded at 0: more similar never makes "same" less likely.
-        bounds = [(None, None), (0.0, None)] + [(None, None)] * (x.shape[1] - 1)
-        result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
-        coef = result.x[1:] / std
-        intercept = float(result.x[0] - (coef * mean).sum())
-        weights = {name: round(float(w), 4) for name, w in zip(FEATURES, coef, strict=True)}
-        return cls(intercept=round(intercept, 4), weights=weights, fitted_on=fitted_on)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"intercept": self.intercept, "weights": dict(self.weights), "fitted_on": self.fitted_on}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ContrastModel:
-        unknown = set(data.get("weights", {})) - set(FEATURES)
-        if unknown:
-            raise ValueError(f"unknown contrast features {sorted(unknown)}; valid: {', '.join(FEATURES)}")
-        return cls(intercept=float(data["intercept"]), weights={k: float(v) for k, v in data["weights"].items()},
-                   fitted_on=str(data.get("fitted_on", "")))

@@ -354,13 +354,23 @@ def load_refer(
         )
     if not by_split and not no_target:
         raise DataError("no usable refs", file=str(path), fix="check the file, or the reasons logged above")
+    splits = _to_datasets(by_split, no_target, sidecar_path=path.parent / f"hard_negatives({split_by}).json")
+    logger.info("%s: loaded %s", path, ", ".join(f"{k}={len(v)}" for k, v in splits.items()))
+    return DatasetDict(splits)
+
+
+def _to_datasets(by_split: dict[str, list[dict]], no_target: dict[str, list[dict]], *,
+                 sidecar_path: Path) -> dict[str, Dataset]:
+    """The rows as one dataset per split: a ``views`` column only when some row has views,
+    a ``hard_negatives`` column when the folder has a sidecar at ``sidecar_path``, and the
+    no-target splits as ``<split>_no_target``."""
     has_views = any(row["views"] for rows in by_split.values() for row in rows)
     features = Features({**REFERENT_FEATURES, "views": VIEWS_FEATURE}) if has_views else REFERENT_FEATURES
     if not has_views:
         for rows in by_split.values():
             for row in rows:
                 del row["views"]
-    sidecar = _read_sidecar(path.parent / f"hard_negatives({split_by}).json")
+    sidecar = _read_sidecar(sidecar_path)
     if sidecar is not None:
         features = Features({**features, "hard_negatives": List(HARD_NEGATIVE_FEATURE)})
         for rows in by_split.values():
@@ -369,5 +379,4 @@ def load_refer(
     splits = {name: Dataset.from_list(rows, features=features) for name, rows in sorted(by_split.items())}
     for name, rows in sorted(no_target.items()):
         splits[f"{name}_no_target"] = Dataset.from_list(rows, features=NO_TARGET_FEATURES)
-    logger.info("%s: loaded %s", path, ", ".join(f"{k}={len(v)}" for k, v in splits.items()))
-    return DatasetDict(splits)
+    return splits
