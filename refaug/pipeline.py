@@ -7,6 +7,11 @@ of running them; a changed field re-runs the first stage that reads it and every
 Inside the views stage, finished images are cached one file each, so a crash loses no
 finished image. Ctrl-C lets the current write finish, then stops; run again to resume.
 
+This module is the runner: the stage functions live in :mod:`refaug.stages`, and what the
+two share (:class:`Stage`, :class:`RunContext`, the fields each stage reads) in
+:mod:`refaug.run_context`, so the imports run one way. Each stage shows one progress bar;
+``datasets``' own bars are silenced for the run and restored afterwards.
+
 Example:
     >>> result = Pipeline(RunConfig(source="synthetic", synthetic_images=8, out="runs/demo")).run()  # doctest: +SKIP
     >>> print(result.summary_table())                                                              # doctest: +SKIP
@@ -22,49 +27,75 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datasets import Dataset, DatasetDict, concatenate_datasets, load_from_disk
+from datasets import Dataset, DatasetDict, load_from_disk
 
 from refaug.config import RunConfig
 from refaug.records import ROW_FEATURES
 from refaug.report import format_table
+from refaug.run_context import (
+    CLASSIFY_FIELDS,
+    EMBED_FIELDS,
+    LOAD_FIELDS,
+    MINE_FIELDS,
+    REWRITE_FIELDS,
+    VIEW_FIELDS,
+    RunContext,
+    Stage,
+    StageFn,
+    StageProgress,
+)
+from refaug.stages import (
+    classify_stage,
+    embed_stage,
+    load_stage,
+    mine_stage,
+    rewrite_stage,
+    views_stage,
+)
+
+__all__ = [
+    "CLASSIFY_FIELDS",
+    "EMBED_FIELDS",
+    "LOAD_FIELDS",
+    "MINE_FIELDS",
+    "PUBLISHED_COLUMNS",
+    "REWRITE_FIELDS",
+    "VIEW_FIELDS",
+    "Pipeline",
+    "RunContext",
+    "RunResult",
+    "Stage",
+    "StageFn",
+    "StageProgress",
+    "default_stages",
+    "deferred_interrupt",
+    "library_progress_bars_off",
+    "load_stage",
+]
 
 logger = logging.getLogger(__name__)
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (*ROW_FEATURES, "cluster_stats")
 """What a published row holds: the canonical row plus the cluster's statistics."""
 
-StageFn = Callable[[Dataset | None, RunConfig, "RunContext"], Dataset | None]
 
-
-@dataclass(frozen=True)
-class Stage:
-    """A named step, the configuration fields it reads, and the function that runs it.
-
-    The function returns the new dataset, or None to pass the previous one on unchanged
-    (a stage that only fills a cache).
-    """
-
-    name: str
-    fields: tuple[str, ...]
-    run: StageFn
-
-
-@dataclass
-class RunContext:
-    """What stages share during one run: the run folder and their statistics."""
-
-    out: Path
-    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def cache(self) -> Path:
-        return self.out / "cache"
+def default_stages() -> tuple[Stage, ...]:
+    """The stages of a run, in order (publish follows them; it is the runner's own step)."""
+    return (
+        Stage("load", LOAD_FIELDS, load_stage),
+        Stage("views", VIEW_FIELDS, views_stage, own_progress_bar=True),
+        Stage("rewrite", REWRITE_FIELDS, rewrite_stage),
+        Stage("embed", EMBED_FIELDS, embed_stage),
+        Stage("classify", CLASSIFY_FIELDS, classify_stage),
+        Stage("mine", MINE_FIELDS, mine_stage),
+    )
 
 
 @contextmanager
@@ -110,23 +141,83 @@ def _fingerprint(previous: str, stage: Stage, config: RunConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+@contextmanager
+def library_progress_bars_off() -> Iterator[None]:
+    """Silence the progress bars of ``datasets`` and ``transformers`` in the block, then restore them.
+
+    ``datasets`` draws a bar for every save, filter, map and cast, and ``transformers`` one
+    for loading weights; inside a run they would bury the stages' own bars. The previous
+    state comes back afterwards, even on an error. ``HF_DATASETS_DISABLE_PROGRESS_BARS`` and
+    ``HF_HUB_DISABLE_PROGRESS_BARS``, when set, win: those bars stay as the variable says.
+
+    Example:
+        >>> with library_progress_bars_off():   # doctest: +SKIP
+        ...     ds.filter(keep)                  # no "Filter: 100%|..." line
+    """
+    import datasets.config
+    import huggingface_hub.utils as hub
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as transformers_logging
+
+    datasets_forced = datasets.config.HF_DATASETS_DISABLE_PROGRESS_BARS is not None
+    datasets_were_off = are_progress_bars_disabled()
+    transformers_were_on = transformers_logging.is_progress_bar_enabled()
+    hub_was_off = hub.are_progress_bars_disabled()
+    with warnings.catch_warnings():  # HF_HUB_DISABLE_PROGRESS_BARS, when set, wins silently
+        warnings.simplefilter("ignore")
+        if not datasets_forced:
+            disable_progress_bars()
+        transformers_logging.disable_progress_bar()  # also turns off huggingface_hub's bars
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if not datasets_forced and not datasets_were_off:
+                enable_progress_bars()
+            if transformers_were_on:
+                transformers_logging.enable_progress_bar()
+            if hub.are_progress_bars_disabled() != hub_was_off:
+                (hub.disable_progress_bars if hub_was_off else hub.enable_progress_bars)()
+
+
 @dataclass
 class RunResult:
-    """What a run produced: the published splits, the folders, and per-stage statistics."""
+    """What a run produced: the published splits, the folders, and per-stage statistics.
+
+    Args:
+        out: the run folder.
+        dataset: the published splits.
+        stages: one record per stage (name, status, rows, seconds), publish last.
+        stats: each stage's statistics, by stage name.
+        source: where the rows came from, in words (the summary's first line).
+    """
 
     out: Path
     dataset: DatasetDict
     stages: list[dict[str, Any]]
     stats: dict[str, dict[str, Any]]
+    source: str = ""
 
     def summary_rows(self) -> list[tuple]:
         return [(s["name"], s["status"], s["rows"], round(s["seconds"], 2)) for s in self.stages]
+
+    def source_line(self) -> str:
+        """``source: <where>: N referents (I images, E expressions)``, from the load stage."""
+        load = self.stats.get("load", {})
+        counts = f"{load.get('referents', 0)} referents ({load.get('images', 0)} images, " \
+                 f"{load.get('expressions', 0)} expressions)"
+        return f"source: {self.source or 'unknown'}: {counts}"
 
     def summary_table(self) -> str:
         from refaug.run_report import summary_tables
 
         stage_table = format_table(self.summary_rows(), ["stage", "status", "rows", "seconds"], title="stages")
-        return stage_table + "\n\n" + summary_tables(self.dataset, self.stats)
+        return self.source_line() + "\n\n" + stage_table + "\n\n" + summary_tables(self.dataset, self.stats)
 
 
 class Pipeline:
@@ -134,27 +225,33 @@ class Pipeline:
 
     Args:
         config: the run configuration.
-        stages: the stages to run (default :data:`STAGES`); tests may pass their own.
+        stages: the stages to run (default :func:`default_stages`); tests may pass their own.
+        show_progress: one progress bar per stage, with ``datasets``' and ``transformers``'
+            own bars silenced during the run. None (the default) shows them unless the
+            ``refaug`` logger is set above WARNING (what ``refaug --quiet`` does).
     """
 
-    def __init__(self, config: RunConfig, *, stages: tuple[Stage, ...] | None = None) -> None:
+    def __init__(self, config: RunConfig, *, stages: tuple[Stage, ...] | None = None,
+                 show_progress: bool | None = None) -> None:
         self.config = config
         self.stages = stages if stages is not None else default_stages()
         self.out = Path(config.out)
+        self.show_progress = show_progress
 
     def run(self, dataset: Dataset | None = None) -> RunResult:
         """Run every stage (``dataset`` replaces the load stage's source when given)."""
+        show = self.show_progress
+        if show is None:
+            show = logging.getLogger("refaug").getEffectiveLevel() <= logging.WARNING
+        source = "the dataset given to Pipeline.run" if dataset is not None else self.config.source_description()
         self.out.mkdir(parents=True, exist_ok=True)
-        handler = _attach_log(self.out / "run.log")
-        try:
+        with _run_log(self.out / "run.log"), library_progress_bars_off():
+            logger.info("run: %s -> %s", source, self.out)
             self._record()
-            context = RunContext(out=self.out)
+            context = RunContext(out=self.out, show_progress=show)
             ds, records = self._run_stages(dataset, context)
             published = self._publish(ds, context, records)
-        finally:
-            logging.getLogger("refaug").removeHandler(handler)
-            handler.close()
-        return RunResult(out=self.out, dataset=published, stages=records, stats=context.stats)
+        return RunResult(out=self.out, dataset=published, stages=records, stats=context.stats, source=source)
 
     def _record(self) -> None:
         """The config, and the versions of refaug, the models and the templates."""
@@ -172,19 +269,34 @@ class Pipeline:
             folder = self.out / "stages" / f"{index}-{stage.name}"
             start = time.perf_counter()
             done = _read_done(folder)
-            if done is not None and done["fingerprint"] == fingerprint:
-                status = "cached"
-                if not done.get("passthrough"):
-                    ds = load_from_disk(str(folder / "data"))
-                context.stats[stage.name] = done.get("stats", {})
-            else:
-                status = "ran"
-                ds = self._run_one(stage, ds, context, folder, fingerprint)
+            cached = done is not None and done["fingerprint"] == fingerprint
+            own_bar = stage.own_progress_bar and not cached
+            with self._progress(stage.name, ds, context, shown=not own_bar) as progress:
+                if cached:
+                    if not done.get("passthrough"):
+                        ds = load_from_disk(str(folder / "data"))
+                    context.stats[stage.name] = done.get("stats", {})
+                else:
+                    ds = self._run_one(stage, ds, context, folder, fingerprint)
+                status = "cached" if cached else "ran"
+                progress.finish(len(ds), status)
             previous = fingerprint
             seconds = time.perf_counter() - start
             logger.info("stage %s: %s in %.1fs (%d rows)", stage.name, status, seconds, len(ds))
             records.append({"name": stage.name, "status": status, "rows": len(ds), "seconds": seconds})
         return ds, records
+
+    @contextmanager
+    def _progress(self, name: str, ds: Dataset | None, context: RunContext, *, shown: bool = True
+                  ) -> Iterator[StageProgress]:
+        """The stage's bar (``shown=False``: the stage draws its own), closed even on an error."""
+        progress = StageProgress(name, len(ds) if ds is not None else None, enabled=context.show_progress and shown)
+        context.progress = progress if shown else None
+        try:
+            yield progress
+        finally:
+            context.progress = None
+            progress.close()
 
     def _run_one(self, stage: Stage, ds: Dataset | None, context: RunContext, folder: Path, fingerprint: str) -> Dataset:
         logger.info("stage %s: running", stage.name)
@@ -203,19 +315,22 @@ class Pipeline:
         from refaug.run_report import publish_info, write_report
 
         start = time.perf_counter()
-        splits = sorted(set(ds["split"]))
-        full = DatasetDict({s: ds.filter(lambda v, s=s: v == s, input_columns="split") for s in splits})
-        columns = [c for c in PUBLISHED_COLUMNS if c in ds.column_names]
-        published = DatasetDict({name: part.select_columns(columns) for name, part in full.items()})
-        with deferred_interrupt():
-            target = self.out / "publish"
-            shutil.rmtree(target, ignore_errors=True)
-            publish(published, target, info=publish_info(self.config, context.stats))
-            if self.config.to_refer:
-                to_refer(published, self.out / "refer", dataset_name=self.config.dataset,
-                         split_by=self.config.split_by, refer_root=self._refer_root(), overwrite=True)
-        records.append({"name": "publish", "status": "ran", "rows": len(ds), "seconds": time.perf_counter() - start})
-        write_report(self.out / "report", full, context.stats, records)
+        with self._progress("publish", ds, context) as progress:
+            splits = sorted(set(ds["split"]))
+            full = DatasetDict({s: ds.filter(lambda v, s=s: v == s, input_columns="split") for s in splits})
+            columns = [c for c in PUBLISHED_COLUMNS if c in ds.column_names]
+            published = DatasetDict({name: part.select_columns(columns) for name, part in full.items()})
+            with deferred_interrupt():
+                target = self.out / "publish"
+                shutil.rmtree(target, ignore_errors=True)
+                publish(published, target, info=publish_info(self.config, context.stats))
+                if self.config.to_refer:
+                    to_refer(published, self.out / "refer", dataset_name=self.config.dataset,
+                             split_by=self.config.split_by, refer_root=self._refer_root(), overwrite=True)
+            records.append({"name": "publish", "status": "ran", "rows": len(ds),
+                            "seconds": time.perf_counter() - start})
+            write_report(self.out / "report", full, context.stats, records)
+            progress.finish(len(ds), "ran")
         return published
 
     def _refer_root(self) -> str | None:
@@ -229,66 +344,24 @@ def _read_done(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def _attach_log(path: Path) -> logging.Handler:
+@contextmanager
+def _run_log(path: Path) -> Iterator[None]:
+    """``run.log`` in the run folder gets the ``refaug`` loggers' INFO records, whatever the console shows.
+
+    The ``refaug`` logger's level is lowered to INFO for the run when it is higher, and
+    restored afterwards.
+    """
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("refaug")
+    level = root.level
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
-    return handler
-
-
-# ---------------------------------------------------------------- the stages
-
-
-def load_stage(ds: Dataset | None, config: RunConfig, context: RunContext) -> Dataset:
-    """Rows from the configured source (or the dataset given to ``run``), splits and limit applied."""
-    if ds is None:
-        ds = _load_source(config)
-    if config.splits:
-        ds = ds.filter(lambda s: s in config.splits, input_columns="split")
-    if config.limit is not None:
-        parts = [ds.filter(lambda v, s=s: v == s, input_columns="split") for s in sorted(set(ds["split"]))]
-        ds = concatenate_datasets([p.select(range(min(config.limit, len(p)))) for p in parts])
-    context.stats["load"] = {"referents": len(ds), "images": len(set(ds["image_id"])),
-                             "expressions": sum(len(e) for e in ds["expressions"])}
-    return ds
-
-
-def _load_source(config: RunConfig) -> Dataset:
-    if config.source == "synthetic":
-        from refaug.data.synthetic import synthetic_scenes
-
-        return synthetic_scenes(config.synthetic_images, seed=config.seed)
-    if config.source == "refer":
-        from refaug.data.refer import load_refer
-
-        dd = load_refer(config.refer_root, config.dataset, config.split_by, images=config.images, on_error=config.on_error)
-        return concatenate_datasets([d for name, d in dd.items() if not name.endswith("_no_target")])
-    loaded = load_from_disk(config.disk_path)
-    return concatenate_datasets(list(loaded.values())) if isinstance(loaded, DatasetDict) else loaded
-
-
-LOAD_FIELDS = ("source", "refer_root", "dataset", "split_by", "images", "on_error", "disk_path", "splits",
-               "limit", "synthetic_images", "seed")
-VIEW_FIELDS = ("backend", "model", "base_url", "template", "max_retries")
-REWRITE_FIELDS = ("rewriters", "max_per_text", "seed")
-EMBED_FIELDS = ("embedder",)
-CLASSIFY_FIELDS = ("method", "threshold")
-MINE_FIELDS = ("num_negatives", "mining_sources", "same_class", "max_similarity", "relative_margin",
-               "diversity", "seed")
-
-
-def default_stages() -> tuple[Stage, ...]:
-    from refaug import stages
-
-    return (
-        Stage("load", LOAD_FIELDS, load_stage),
-        Stage("views", VIEW_FIELDS, stages.views_stage),
-        Stage("rewrite", REWRITE_FIELDS, stages.rewrite_stage),
-        Stage("embed", EMBED_FIELDS, stages.embed_stage),
-        Stage("classify", CLASSIFY_FIELDS, stages.classify_stage),
-        Stage("mine", MINE_FIELDS, stages.mine_stage),
-    )
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()

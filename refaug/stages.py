@@ -2,25 +2,33 @@
 
 Every function takes the previous dataset, the configuration and the run context, and
 returns the next dataset (or None when it only fills a cache). Each is a thin adapter:
-the work lives in :mod:`refaug.views`, :mod:`refaug.rewrite`, :mod:`refaug.embed`,
-:mod:`refaug.clusters` and :mod:`refaug.mining`.
+the work lives in :mod:`refaug.data`, :mod:`refaug.views`, :mod:`refaug.rewrite`,
+:mod:`refaug.embed`, :mod:`refaug.clusters` and :mod:`refaug.mining`. The runner
+(:mod:`refaug.pipeline`) imports this module; this module imports only
+:mod:`refaug.run_context` and :mod:`refaug.config` of the run machinery.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from datasets import Dataset, Features, List, Value, concatenate_datasets
+from datasets import (
+    Dataset,
+    DatasetDict,
+    Features,
+    List,
+    Value,
+    concatenate_datasets,
+    load_from_disk,
+)
 
+from refaug.config import RunConfig
 from refaug.records import CANDIDATE_FEATURE
 from refaug.rewrite.registry import REWRITER_NAMES  # noqa: F401 - kept as an import path
-
-if TYPE_CHECKING:
-    from refaug.config import RunConfig
-    from refaug.pipeline import RunContext
+from refaug.run_context import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +39,35 @@ CLUSTER_STATS_FEATURE = {
     "min_similarity": Value("float32"),
 }
 """Published with every row: how tight the referent's cluster is around its centroid."""
+
+
+def load_stage(ds: Dataset | None, config: RunConfig, context: RunContext) -> Dataset:
+    """Rows from the configured source (or the dataset given to ``run``), splits and limit applied."""
+    if ds is None:
+        ds = _load_source(config)
+    if config.splits:
+        ds = ds.filter(lambda s: s in config.splits, input_columns="split")
+    if config.limit is not None:
+        parts = [ds.filter(lambda v, s=s: v == s, input_columns="split") for s in sorted(set(ds["split"]))]
+        ds = concatenate_datasets([p.select(range(min(config.limit, len(p)))) for p in parts])
+    context.stats["load"] = {"referents": len(ds), "images": len(set(ds["image_id"])),
+                             "expressions": sum(len(e) for e in ds["expressions"])}
+    return ds
+
+
+def _load_source(config: RunConfig) -> Dataset:
+    logger.info("load: %s", config.source_description())
+    if config.source == "synthetic":
+        from refaug.data.synthetic import synthetic_scenes
+
+        return synthetic_scenes(config.synthetic_images, seed=config.seed)
+    if config.source == "refer":
+        from refaug.data.refer import load_refer
+
+        dd = load_refer(config.refer_root, config.dataset, config.split_by, images=config.images, on_error=config.on_error)
+        return concatenate_datasets([d for name, d in dd.items() if not name.endswith("_no_target")])
+    loaded = load_from_disk(config.disk_path)
+    return concatenate_datasets(list(loaded.values())) if isinstance(loaded, DatasetDict) else loaded
 
 
 def build_embedder(config: RunConfig, context: RunContext):
@@ -55,7 +92,7 @@ def views_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
         max_retries=config.max_retries,
         cache_dir=context.cache / "views",
     )
-    out = generator.run(ds)
+    out = generator.run(ds, show_progress_bar=context.show_progress)
     report = generator.report
     context.stats["views"] = {
         "referents": len(out),
@@ -81,7 +118,16 @@ def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datase
     out = ds.map(rewriters, batched=True, batch_size=512, desc="rewrite",
                  features=rewriters.output_features(ds.features))
     kinds = Counter(c["kind"] for row in out["distractors"] for c in row)
-    context.stats["rewrite"] = {"distractors": sum(kinds.values()), "by_kind": dict(kinds)}
+    # map (num_proc=1) calls this very instance, so its counters cover the dataset; when the
+    # datasets cache served the map, nothing ran and the failures are unknown (None).
+    ran = rewriters.batches_seen > 0 or len(ds) == 0
+    failed = rewriters.failure_counts() if ran else None
+    if failed and sum(failed.values()):
+        logger.warning("rewrite: %d texts raised in a rewriter and got no distractors from it (%s); "
+                       "each is named above", sum(failed.values()), failed)
+    context.stats["rewrite"] = {"distractors": sum(kinds.values()), "by_kind": dict(kinds),
+                                "failed_texts": None if failed is None else sum(failed.values()),
+                                "failed_by_kind": failed}
     return out
 
 
@@ -105,39 +151,34 @@ def embed_stage(ds: Dataset, config: RunConfig, context: RunContext) -> None:
 
 
 def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
-    """Each cluster's member-to-centroid similarities and each distractor's similarity to it."""
-    from refaug.clusters import ClusterClassifier
-    from refaug.contrast import Description
+    """Each cluster's member-to-centroid similarities and each distractor's judgement.
+
+    The verdicts come from :meth:`refaug.clusters.ClusterClassifier.judge`, the routine
+    mining calls too, so the report's outside-cluster count is mining's judgement.
+    """
+    from refaug.clusters import ClusterClassifier, ClusterSet
 
     classifier = ClusterClassifier(config.method, threshold=config.threshold, embedder=build_embedder(config, context))
     columns = [c for c in ("expressions", "views", "distractors", "category") if c in ds.column_names]
     rows = [(_cluster(row), [c["text"] for c in row.get("distractors") or ()], row.get("category"))
             for row in ds.select_columns(columns)]
-    distinct = sorted({t for members, candidates, _ in rows for t in (*members, *candidates)})
-    vectors = classifier.embedder.encode(distinct)  # one batched pass over the whole corpus
-    contrast = config.method == "contrast"
-    if contrast:
-        classifier.describe(distinct)  # one nlp.pipe pass over the whole corpus
-    index = {text: i for i, text in enumerate(distinct)}
+    clusters, index = ClusterSet.from_texts(  # one batched embedding pass over the whole corpus
+        [members for members, _, _ in rows], [t for _, candidates, _ in rows for t in candidates],
+        embedder=classifier.embedder, category=[category for _, _, category in rows])
+    owner = np.fromiter((r for r, (members, candidates, _) in enumerate(rows) if members for _ in candidates),
+                        np.int64)
+    vocab = np.fromiter((index[t] for members, candidates, _ in rows if members for t in candidates), np.int64)
+    verdict = classifier.judge(clusters, owner, vocab)
+    similarity = iter(np.split(verdict.similarity, np.cumsum([len(c) for m, c, _ in rows if m])[:-1]))
     stats, distractor_sims = [], []
-    negatives = total = 0
-    for members, candidates, category in rows:
-        member_emb = vectors[[index[t] for t in members]]
-        centroid = member_emb.mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        sims = (classifier.similarity_embeddings(member_emb, vectors[[index[t] for t in candidates]])
-                if candidates else np.zeros(0))
-        if contrast and candidates:  # P(same referent) from the cosine and the attributes
-            cluster = Description.union(classifier.describe(list(members)), category=category)
-            sims = classifier.contrast_probability(cluster, classifier.describe(candidates), sims)[0]
-        negatives += int((sims < classifier.threshold).sum())
-        total += len(candidates)
-        member_sims = member_emb @ centroid
+    for r, (members, _, _) in enumerate(rows):
+        member_sims = clusters.vectors[clusters.members(r)] @ clusters.centroid[r]
         stats.append({"size": len(members), "member_similarity": member_sims.tolist(),
-                      "mean_similarity": float(member_sims.mean()), "min_similarity": float(member_sims.min())})
-        distractor_sims.append(np.asarray(sims, dtype=np.float32).tolist())
+                      "mean_similarity": float(member_sims.mean()) if len(members) else 0.0,
+                      "min_similarity": float(member_sims.min()) if len(members) else 0.0})
+        distractor_sims.append(next(similarity).tolist() if members else [])
     context.stats["classify"] = {"method": config.method, "threshold": classifier.threshold,
-                                 "distractors": total, "outside_cluster": negatives}
+                                 "distractors": int(len(vocab)), "outside_cluster": int(verdict.negative.sum())}
     features = Features({"cluster_stats": CLUSTER_STATS_FEATURE, "distractor_similarity": List(Value("float32"))})
     ds = ds.add_column("cluster_stats", stats, feature=features["cluster_stats"])
     return ds.add_column("distractor_similarity", distractor_sims, feature=features["distractor_similarity"])

@@ -108,3 +108,81 @@ def test_publish_push_failure_is_reported(tmp_path, monkeypatch, capsys):
     folder = publish(load_from_disk(str(demo)), tmp_path / "pub")
     assert main(["publish", "push", str(folder), "me/x"]) == 2
     assert "intact" in capsys.readouterr().err
+
+
+def _run_help(monkeypatch, capsys, columns: int) -> str:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_run_help_fits_a_screen_grouped_with_defaults_and_choices(monkeypatch, capsys):
+    from refaug.config import FIELD_HELP, OPTION_GROUPS
+    from refaug.views.backends import BACKEND_MODULES
+
+    text = _run_help(monkeypatch, capsys, 100)
+    assert len(text.splitlines()) <= 50, text
+    for group in OPTION_GROUPS:
+        assert f"\n{group}:\n" in text
+    options = [line.split()[0] for line in text.splitlines() if line.startswith("  --")]
+    assert len(options) == len(FIELD_HELP) + 1  # every field, and --config
+    assert f"view backend: {', '.join(BACKEND_MODULES)} (default: rules)" in text
+    assert "--refer-root DIR" in text and "selects the refer source (default: none)" in text
+    flat = " ".join(text.split())
+    for info in FIELD_HELP.values():
+        assert info.text.replace("{choices}", "") in flat
+    assert flat.count("(default:") == len(FIELD_HELP)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "valid"),
+    [
+        ("--backend", "llava", "'rules', 'transformers'"),
+        ("--method", "cosine", "'centroid', 'radius'"),
+        ("--mining-sources", "web", "'same_image', 'cross_image'"),
+        ("--rewriters", "synonym", "'attribute', 'negation'"),
+        ("--on-error", "ignore", "'raise', 'skip'"),
+        ("--source", "hub", "'synthetic', 'refer', 'disk'"),
+    ],
+)
+def test_a_bad_run_option_fails_at_parse_time_with_the_valid_list(capsys, option, value, valid):
+    with pytest.raises(SystemExit) as info:
+        main(["run", option, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid choice: '{value}'" in err and valid in err
+
+
+def test_contradicting_source_options_stop_before_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--refer-root", "data/refer", "--disk-path", "prepared", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "refer_root='data/refer'" in err and "disk_path='prepared'" in err and "Fix:" in err
+    assert main(["run", "--source", "synthetic", "--refer-root", "data/refer", "--out", str(out)]) == 2
+    assert "source='synthetic' contradicts refer_root" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_run_shows_one_bar_per_stage_and_quiet_shows_none(tmp_path, capsys):
+    from datasets.utils import are_progress_bars_disabled
+
+    argv = ["run", "--synthetic-images", "2", "--num-negatives", "2", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("source: synthetic scenes (2 images, seed 0): ")
+    bars = captured.err.replace("\r", "\n")
+    for stage in ("load", "rewrite", "embed", "classify", "mine", "publish"):
+        assert f"{stage}: 100%" in bars or f"{stage}: " in bars, stage
+    assert "views: 100%" in bars
+    for library_bar in ("Saving the dataset", "Filter", "Flattening the indices", "Casting", "Loading weights"):
+        assert library_bar not in bars
+    assert not are_progress_bars_disabled()  # restored after the run
+    assert main([*argv, "--quiet"]) == 0  # every stage cached now
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.startswith("source: synthetic scenes")
+    with pytest.raises(SystemExit):
+        main([*argv, "--quiet", "--verbose"])
+    assert "contradict" in capsys.readouterr().err

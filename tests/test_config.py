@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from refaug.cli import main
@@ -75,3 +77,79 @@ def test_cli_options_override_the_config_file(tmp_path, monkeypatch):
     assert config.threshold == 0.8 and config.same_class is False
     assert config.rewriters == ("negation", "attribute") and config.limit == 5
     assert config.out == str(tmp_path / "a")
+
+
+def test_the_source_follows_the_options_given():
+    assert RunConfig().source == "synthetic"
+    assert RunConfig(refer_root="data/refer").source == "refer"
+    assert RunConfig(disk_path="prepared").source == "disk"
+    assert RunConfig(source="refer", refer_root="data/refer") == RunConfig(refer_root="data/refer")
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"refer_root": "data/refer", "disk_path": "prepared"}, ("refer_root='data/refer'", "disk_path='prepared'")),
+        ({"source": "synthetic", "refer_root": "data/refer"}, ("source='synthetic'", "refer_root='data/refer'")),
+        ({"source": "disk", "refer_root": "data/refer"}, ("source='disk'", "refer_root='data/refer'")),
+    ],
+)
+def test_contradicting_sources_name_both_and_the_fix(options, named):
+    with pytest.raises(ConfigError) as info:
+        RunConfig(**options)
+    message = str(info.value)
+    assert all(name in message for name in named) and "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [("source: synthetic\nrefer_root: data/refer\n", ".yaml"), ('refer_root = "r"\ndisk_path = "d"\n', ".toml")],
+)
+def test_config_files_follow_the_same_source_rules(tmp_path, text, suffix):
+    (tmp_path / f"run{suffix}").write_text(text)
+    with pytest.raises(ConfigError, match="Fix:"):
+        RunConfig.load(tmp_path / f"run{suffix}")
+    (tmp_path / "refer.yaml").write_text("refer_root: data/refer\ndataset: refcocog\nsplit_by: umd\n")
+    assert RunConfig.load(tmp_path / "refer.yaml").source == "refer"
+
+
+def test_source_options_given_as_overrides_replace_the_files_choice():
+    from_file = RunConfig(refer_root="data/refer")
+    assert from_file.override(disk_path="prepared").source == "disk"
+    assert from_file.override(disk_path="prepared").refer_root is None
+    assert RunConfig().override(refer_root="data/refer").source == "refer"
+    assert from_file.override(num_negatives=3).source == "refer"
+    with pytest.raises(ConfigError, match="source='synthetic' contradicts refer_root"):
+        RunConfig().override(source="synthetic", refer_root="data/refer")
+
+
+def test_closed_fields_are_checked_against_their_registries():
+    with pytest.raises(ConfigError, match="rewriters holds 'synonym', which is not valid; choose one of 'attribute'"):
+        RunConfig(rewriters=("negation", "synonym"))
+    with pytest.raises(ConfigError, match="backend='llava' is not valid; choose one of 'rules'"):
+        RunConfig(backend="llava")
+    with pytest.raises(ConfigError, match="mining_sources is empty"):
+        RunConfig(mining_sources=())
+    with pytest.raises(ConfigError, match="split_by='umd' is not a split scheme of refcoco; choose one of 'unc'"):
+        RunConfig(refer_root="data/refer", split_by="umd")
+    assert RunConfig(dataset="my-export").dataset == "my-export"  # free unless the source is refer
+
+
+def test_defaults_and_choices_are_the_registries():
+    from refaug.clusters import CLUSTER_METHODS
+    from refaug.config import FIELD_CHOICES, FIELD_HELP, OPTION_GROUPS, field_choices
+    from refaug.mining import DEFAULT_RELATIVE_MARGIN, SOURCES
+    from refaug.rewrite.registry import REWRITER_NAMES
+    from refaug.views.backends import BACKEND_MODULES
+
+    config = RunConfig()
+    assert config.rewriters == REWRITER_NAMES
+    assert config.mining_sources == SOURCES
+    assert config.relative_margin == DEFAULT_RELATIVE_MARGIN
+    assert field_choices("method") == CLUSTER_METHODS
+    assert field_choices("backend") == tuple(BACKEND_MODULES)
+    assert field_choices("on_error") == ("raise", "skip")
+    assert set(FIELD_CHOICES) <= set(FIELD_HELP)
+    names = {f.name for f in dataclasses.fields(RunConfig)} - {"extra"}
+    assert set(FIELD_HELP) == names
+    assert {h.group for h in FIELD_HELP.values()} == set(OPTION_GROUPS)

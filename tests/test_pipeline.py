@@ -121,3 +121,60 @@ def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, clean_
     want = load_from_disk(str(clean_run / "publish" / "dataset"))
     got = load_from_disk(str(tmp_path / "killed" / "publish" / "dataset"))
     assert got["train"][:] == want["train"][:]
+
+
+def test_summary_names_the_source_and_its_rows_first(first_run):
+    _, result = first_run
+    first = result.summary_table().splitlines()[0]
+    load = result.stats["load"]
+    assert first == (f"source: synthetic scenes (6 images, seed 0): {load['referents']} referents "
+                     f"({load['images']} images, {load['expressions']} expressions)")
+
+
+def test_stages_and_runner_import_one_way():
+    """pipeline -> stages -> run_context, with no import back, not even under TYPE_CHECKING."""
+    import ast
+
+    import refaug.run_context
+    import refaug.stages
+
+    for module, forbidden in ((refaug.stages, {"refaug.pipeline"}),
+                              (refaug.run_context, {"refaug.pipeline", "refaug.stages"})):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & forbidden, module.__name__
+    from refaug.pipeline import (  # noqa: F401 - the old import path keeps working
+        LOAD_FIELDS,
+        Pipeline,
+        RunContext,
+        Stage,
+        default_stages,
+        load_stage,
+    )
+
+    assert RunContext is refaug.run_context.RunContext and load_stage is refaug.stages.load_stage
+    assert [s.name for s in default_stages()] == ["load", "views", "rewrite", "embed", "classify", "mine"]
+
+
+def test_library_bars_and_log_level_come_back_after_a_failed_run(tmp_path):
+    import logging
+
+    from datasets.utils import are_progress_bars_disabled
+
+    from refaug.pipeline import LOAD_FIELDS, Stage, library_progress_bars_off
+
+    seen = {}
+
+    def failing(ds, config, context):
+        seen["disabled"] = are_progress_bars_disabled()
+        raise RuntimeError("stage failed")
+
+    level = logging.getLogger("refaug").level
+    with pytest.raises(RuntimeError, match="stage failed"):
+        Pipeline(RunConfig(out=str(tmp_path)), stages=(Stage("load", LOAD_FIELDS, failing),)).run()
+    assert seen["disabled"] and not are_progress_bars_disabled()
+    assert logging.getLogger("refaug").level == level
+    with library_progress_bars_off():
+        assert are_progress_bars_disabled()
+    assert not are_progress_bars_disabled()

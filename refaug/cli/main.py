@@ -10,8 +10,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from refaug.config import field_choices
 from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
@@ -21,8 +24,10 @@ COMMAND_MODULES: tuple[str, ...] = ("refaug.cli.prompts", "refaug.cli.mine")
 
 def _demo(args: argparse.Namespace) -> int:
     from refaug.demo import example_rows, run_demo
+    from refaug.pipeline import library_progress_bars_off
 
-    result = run_demo(out=Path(args.out), n_images=args.images, seed=args.seed)
+    with library_progress_bars_off():  # the demo's own save_to_disk, after the run, too
+        result = run_demo(out=Path(args.out), n_images=args.images, seed=args.seed)
     print(result.summary_table())
     print()
     for row in example_rows(result, args.examples):
@@ -119,37 +124,84 @@ def _field_type(hint: str):
     return str
 
 
+class _RunHelpFormatter(argparse.HelpFormatter):
+    """One line per option on a 100-column terminal: help from column 31, ``--[no-]flag``."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=31)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return "--[no-]" + action.option_strings[0].removeprefix("--")
+        return super()._format_action_invocation(action)
+
+
+def _shown_default(value: Any, choices: tuple[str, ...]) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return "all" if value and value == choices else " ".join(value) or "none"
+    return "none" if value is None else str(value)
+
+
+def _option_help(name: str, default: Any, choices: tuple[str, ...]) -> str:
+    """``text: choice, choice (default: value)`` from :data:`refaug.config.FIELD_HELP`."""
+    from refaug.config import FIELD_HELP
+
+    info = FIELD_HELP[name]
+    listed = ", ".join(choices)
+    text = info.text.format(choices=listed) if "{choices}" in info.text else (
+        f"{info.text}: {listed}" if choices else info.text)
+    return f"{text} (default: {info.default or _shown_default(default, choices)})".replace("%", "%%")
+
+
 def _add_run(sub) -> None:
-    """``refaug run``: every RunConfig field is an option (``--refer-root``, ``--backend``...)."""
-    from dataclasses import fields
+    """``refaug run``: every RunConfig field is an option (``--refer-root``, ``--backend``...).
 
-    from refaug.config import RunConfig
+    Help texts and groups come from :data:`refaug.config.FIELD_HELP`, choices from the
+    registries the code uses (:func:`refaug.config.field_choices`), defaults from RunConfig.
+    """
+    from refaug.config import FIELD_HELP, OPTION_GROUPS, REFER_CHOICES, RunConfig, field_choices
 
-    run = sub.add_parser("run", help="the whole pipeline, resumable: load -> views -> ... -> publish")
-    run.add_argument("--config", default=None, help="a YAML or TOML RunConfig; options below override it")
+    run = sub.add_parser(
+        "run", help="the whole pipeline, resumable: load -> views -> ... -> publish", add_help=False,
+        formatter_class=_RunHelpFormatter, usage="%(prog)s [--config FILE] [OPTION ...]",
+        description="Run every stage into OUT; the same command again resumes. Options override --config.",
+    )
+    groups = {name: run.add_argument_group(name) for name in OPTION_GROUPS}
+    groups["data"].add_argument("--config", default=None, metavar="FILE",
+                                help="a YAML or TOML RunConfig; the options below override it")
+    defaults = RunConfig()
     for f in fields(RunConfig):
         if f.name == "extra":
             continue
+        info = FIELD_HELP[f.name]
+        choices = field_choices(f.name)
+        default = None if f.name == "source" else getattr(defaults, f.name)
+        options: dict[str, Any] = {"dest": f.name, "default": None, "help": _option_help(f.name, default, choices)}
+        if choices and f.name not in REFER_CHOICES:  # dataset, split_by: checked with the source
+            options["choices"] = choices
         flag = "--" + f.name.replace("_", "-")
         kind = _field_type(str(f.type))
         if kind == "bool":
-            run.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            groups[info.group].add_argument(flag, action=argparse.BooleanOptionalAction, **options)
         elif kind == "list":
-            run.add_argument(flag, dest=f.name, nargs="*", default=None, metavar="VALUE")
+            groups[info.group].add_argument(flag, nargs="*", metavar=info.metavar or "VALUE", **options)
         else:
-            run.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
+            groups[info.group].add_argument(flag, type=kind, metavar=info.metavar or "VALUE", **options)
+    _add_verbosity(groups["output"])
+    groups["output"].add_argument("-h", "--help", action="help", help="show this help and exit")
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
-    from refaug.config import RunConfig
+    from refaug.config import FIELD_HELP, RunConfig
     from refaug.pipeline import Pipeline
 
     base = RunConfig.load(args.config) if args.config else RunConfig()
-    overrides = {f.name: getattr(args, f.name, None) for f in fields(RunConfig) if f.name != "extra"}
-    config = base.override(**overrides)
+    config = base.override(**{name: getattr(args, name, None) for name in FIELD_HELP})
+    if not getattr(args, "quiet", False):
+        print(f"refaug run: {config.source_description()} -> {config.out}", file=sys.stderr)
     result = Pipeline(config).run()
     print(result.summary_table())
     print(f"\nrun folder: {result.out} (publish/, report/similarities.png, run.log)")
@@ -179,12 +231,25 @@ def _add_export(sub) -> None:
     push.set_defaults(handler=_publish_push)
 
 
+def _add_verbosity(parser, *, top: bool = False) -> None:
+    """``-q/--quiet`` and ``-v/--verbose``, accepted before the command and after it.
+
+    A subcommand's copies default to "not given" (SUPPRESS), so ``refaug -v run`` keeps the
+    ``-v`` given before the command.
+    """
+    missing = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars; only errors and the results",
+                        **({"default": False} if top else missing))
+    parser.add_argument("-v", "--verbose", action="count", help="refaug's debug log on the console (-vv: every library's)",
+                        **({"default": 0} if top else missing))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refaug",
         description="Multi-view expression clusters and hard negatives for referring-expression datasets.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    _add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run the stages on synthetic scenes and write ./refaug-demo/")
@@ -192,14 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images", type=int, default=24, help="number of synthetic images (default: 24)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--examples", type=int, default=3, help="example rows to print (default: 3)")
+    _add_verbosity(demo)
     demo.set_defaults(handler=_demo)
 
     load = sub.add_parser("load", help="load a refer folder or a saved dataset and print counts")
     load.add_argument("path", help="refer data root (holding refcoco/...) or a save_to_disk folder")
-    load.add_argument("--dataset", default="refcoco", help="refcoco, refcoco+, refcocog, refclef, grefcoco")
-    load.add_argument("--split-by", default="unc", help="unc, google, umd, berkeley")
-    load.add_argument("--images", default=None, help="folder of the COCO images")
-    load.add_argument("--on-error", default="raise", choices=("raise", "skip"))
+    load.add_argument("--dataset", default="refcoco", choices=field_choices("dataset"), metavar="NAME",
+                      help=f"the refer dataset: {', '.join(field_choices('dataset'))} (default: refcoco)")
+    load.add_argument("--split-by", default="unc", choices=field_choices("split_by"), metavar="NAME",
+                      help=f"the split scheme: {', '.join(field_choices('split_by'))} (default: unc)")
+    load.add_argument("--images", default=None, help="folder of the COCO images (default: none)")
+    load.add_argument("--on-error", default="raise", choices=field_choices("on_error"),
+                      help="a bad ref: stop, or drop it and warn (default: raise)")
     load.set_defaults(handler=_load)
 
     _add_run(sub)
@@ -209,17 +278,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(*, quiet: bool, verbose: int) -> None:
+    """The console shows warnings; ``--quiet`` only errors (and no progress), ``-v`` refaug's debug log.
+
+    The run log in a run folder keeps INFO whatever the console shows (see refaug.pipeline).
+    """
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    console = logging.StreamHandler()
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.WARNING, handlers=[console])
+    # Pipeline shows progress bars unless the refaug logger is above WARNING.
+    logging.getLogger("refaug").setLevel(logging.ERROR if quiet else logging.DEBUG if verbose else logging.NOTSET)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    console = logging.StreamHandler()
-    console.setLevel(level)  # the run log in the run folder keeps INFO whatever the console shows
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[console])
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", 0)
+    if quiet and verbose:
+        parser.error("--quiet and --verbose contradict each other; give one of them")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    previous = logging.getLogger("refaug").level  # restored for in-process callers (tests, notebooks)
+    _configure_logging(quiet=quiet, verbose=verbose)
     try:
         return int(args.handler(args) or 0)
     except (ValueError, OSError, RefaugError) as error:
@@ -228,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"refaug {args.command}: interrupted; finished work is saved, run again to resume", file=sys.stderr)
         return 130
+    finally:
+        logging.getLogger("refaug").setLevel(previous)
 
 
 if __name__ == "__main__":

@@ -147,21 +147,23 @@ def _next_version(name: str, version: str, folders: list[Path]) -> str:
 
 
 def _add_views(subparsers: argparse._SubParsersAction) -> None:
+    from refaug.views.backends import BACKEND_MODULES
+
     views = subparsers.add_parser("views", help="write multi-view clusters for a dataset")
     source = views.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", metavar="DIR", help="a dataset saved with save_to_disk")
     source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic images")
     views.add_argument("out", help="where to save the dataset with its views column")
-    views.add_argument("--backend", default="rules", help="rules, transformers, vllm or openai (default rules)")
-    views.add_argument("--model", help="the model (transformers, vllm, openai)")
-    views.add_argument("--base-url", help="the server's API root (openai)")
-    views.add_argument("--template", default="multiview.v1", help="the prompt template (default multiview.v1)")
+    views.add_argument("--backend", default="rules", help=f"the view backend: {', '.join(BACKEND_MODULES)} (default: rules)")
+    views.add_argument("--model", help="the backend's model (default: the backend's own)")
+    views.add_argument("--base-url", help="the openai backend's server API root (default: none)")
+    views.add_argument("--template", default="multiview.v1", help="the prompt template (default: multiview.v1)")
     _add_path(views)
-    views.add_argument("--batch-size", type=int, default=8, help="requests per backend call (default 8)")
-    views.add_argument("--max-retries", type=int, default=2, help="retries of a failed request (default 2)")
-    views.add_argument("--cache-dir", help="cache each finished image here; a re-run resumes")
+    views.add_argument("--batch-size", type=int, default=8, help="requests per backend call (default: 8)")
+    views.add_argument("--max-retries", type=int, default=2, help="retries of a failed request (default: 2)")
+    views.add_argument("--cache-dir", help="cache each finished image here; a re-run resumes (default: no cache)")
     views.add_argument("--per-referent", action="store_true", help="one request per referent, not per image")
-    views.add_argument("--limit", type=int, help="only the first N rows")
+    views.add_argument("--limit", type=int, help="only the first N rows (default: all)")
     views.set_defaults(handler=_views)
 
 

@@ -1,0 +1,100 @@
+"""``"contrast"``: the centroid cosine combined with the contrastive attributes the texts state.
+
+A conflict ("left" vs "right" of the same head noun) pushes a candidate out, an agreement
+in; the weight of each kind is a logistic model (:class:`~refaug.contrast.ContrastModel`)
+fitted on labelled pairs, and the similarity is P(same referent), negative below
+``threshold``. With ``conflict_is_negative`` a conflict of a kind the fit found decisive
+makes a negative whatever the probability.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refaug.clusters.base import ClusterSet, Judgement, JudgementMethod
+from refaug.contrast import ContrastModel, Description, compare, pair_features
+
+# The contrast model's weights: fitted by `python benchmarks/contrast.py --fit-defaults`
+# (all-MiniLM-L6-v2; labelled pairs of the hand-written RefCOCO-style set
+# benchmarks/data/refcoco_style.jsonl, even image ids, plus synthetic_scenes(400, seed=0));
+# results in benchmarks/results/contrast.json. Held out: AUC 0.953 on the RefCOCO-style odd
+# image ids (same-image 0.927; centroid 0.774 / 0.631), 0.984 on synthetic_scenes(400, seed=1)
+# (centroid 0.779), 117/120 right on tests/data/contrast_pairs.tsv. Re-fit for another encoder
+# or dataset with calibrate_threshold(dataset, method="contrast").
+DEFAULT_CONTRAST_MODEL = ContrastModel(
+    intercept=-0.284,
+    weights={
+        "cosine": 2.3798, "conflicts": -6.0289, "agreements": 1.3809,
+        "conflict:head": -0.3386, "conflict:spatial": -1.0445, "conflict:extreme": 3.8303, "conflict:ordinal": -1.5666,
+        "conflict:color": -3.2988, "conflict:pattern": 0.0, "conflict:size": -0.4421, "conflict:count": -0.2581,
+        "conflict:material": -0.2957, "conflict:clothing": -0.0288, "conflict:action": -0.4318, "conflict:negation": -0.2909,
+        "conflict:landmark": -1.5335,
+        "agree:head": 0.2576, "agree:spatial": -0.0883, "agree:extreme": -0.1609, "agree:ordinal": 0.4145,
+        "agree:color": -1.1601, "agree:pattern": 0.0666, "agree:size": 0.5929, "agree:count": 0.2258,
+        "agree:material": 0.196, "agree:clothing": -0.1165, "agree:action": 0.5571, "agree:negation": 0.0,
+        "agree:landmark": -0.1399,
+    },
+    fitted_on="python benchmarks/contrast.py --fit-defaults",
+)
+
+
+class ContrastMethod(JudgementMethod):
+    name = "contrast"
+    # P(same referent) at 0.5: the balanced logistic model's own decision point (its
+    # weights, DEFAULT_CONTRAST_MODEL, are fitted with classes balanced).
+    default_threshold = 0.50
+    centroid_based = False
+    fits_model = True
+
+    def judge(self, clusters: ClusterSet, rows: np.ndarray, vocab: np.ndarray, *,
+              cosine: np.ndarray | None = None, alive: np.ndarray | None = None) -> Judgement:
+        """P(same referent) from the cosine and the findings of each cluster-candidate pair.
+
+        With ``alive`` given (mining), candidates not alive, or whose cosine is so low that no
+        agreement could lift them to the threshold
+        (:meth:`~refaug.contrast.ContrastModel.cosine_floor`), get the cosine-only probability
+        without a parse: their verdict (negative) is the same. Without it every pair is parsed.
+        """
+        clf = self.classifier
+        rows, vocab = np.asarray(rows, np.int64), np.asarray(vocab, np.int64)
+        cosine = clusters.cosine(rows, vocab) if cosine is None else np.asarray(cosine, np.float32)
+        features = np.zeros((len(rows), len(pair_features([], 0.0))), np.float32)
+        features[:, 0] = cosine
+        probability = clf.model.probability(features)
+        conflict = np.zeros(len(rows), bool)
+        findings: list[Any] = [None] * len(rows)
+        if alive is None:  # judge every pair in full
+            need = np.arange(len(rows))
+        else:  # only the live pairs that findings could lift to the threshold
+            need = np.nonzero(np.asarray(alive, bool) & (cosine >= clf.model.cosine_floor(clf.threshold)))[0]
+        if len(need):
+            decisive = clf.decisive_kinds
+            for i, found in zip(need, self._findings(clusters, rows[need], vocab[need]), strict=True):
+                features[i] = pair_features(found, float(cosine[i]))
+                conflict[i] = any(f.conflict and f.kind in decisive for f in found)
+                findings[i] = found
+            probability[need] = clf.model.probability(features[need])
+        return Judgement(cosine=cosine, similarity=probability, negative=(probability < clf.threshold) | conflict,
+                         conflict=conflict, findings=findings)
+
+    def _findings(self, clusters: ClusterSet, rows: np.ndarray, vocab: np.ndarray) -> list[list[Any]]:
+        """The findings of each pair; the clusters' and candidates' texts parsed in one pass."""
+        clf = self.classifier
+        members = {int(r): clusters.member_texts(int(r)) for r in np.unique(rows)}
+        candidates = np.unique(vocab)
+        member_texts = [t for texts in members.values() for t in texts]
+        described = clf.describe(member_texts + [clusters.texts[v] for v in candidates])
+        described = dict(zip(candidates.tolist(), described[len(member_texts) :], strict=True))
+        unions = {r: Description.union(clf.describe(texts), category=_category(clusters, r))
+                  for r, texts in members.items()}
+        return [compare(unions[int(r)], described[int(v)]) for r, v in zip(rows, vocab, strict=True)]
+
+    @classmethod
+    def calibrated_options(cls, threshold: float, model: dict[str, Any] | None) -> dict[str, Any]:
+        return {"threshold": threshold, "model": model}
+
+
+def _category(clusters: ClusterSet, r: int) -> str | None:
+    return (clusters.category[r] or None) if len(clusters.category) > r else None
