@@ -205,6 +205,7 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
             diversity=config.diversity,
             seed=config.seed,
             output_format="nested",
+            show_progress_bar=None if context.show_progress else False,
         )
         parts.append(mined)
         reports.append(getattr(mined, "info", None))

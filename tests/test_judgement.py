@@ -103,3 +103,44 @@ def test_alive_mask_skips_parses_but_not_verdicts(embedder):
     partial = clf.judge(cset, rows, vocab, alive=alive)
     assert all(partial.findings[i] is None for i in np.nonzero(~alive)[0])
     assert partial.negative[alive].tolist() == full.negative[alive].tolist()
+
+
+@pytest.fixture(scope="module")
+def rewritten_scenes():
+    from refaug.data.synthetic import synthetic_scenes
+    from refaug.rewrite import AttributeRewriter, NegationRewriter, Rewriters
+    from refaug.views import ViewGenerator, get_backend
+
+    ds = synthetic_scenes(10, seed=5, image_size=(64, 48))
+    ds = ds.map(ViewGenerator(get_backend("rules")), batched=True, batch_size=64)
+    return ds.map(Rewriters([AttributeRewriter(), NegationRewriter()]), batched=True)
+
+
+@pytest.mark.parametrize("method", ["radius", "contrast"])
+def test_run_report_and_mining_agree(method, rewritten_scenes, embedder, tmp_path, monkeypatch):
+    """The classify stage's outside-cluster count and mining's kept distractors are one judgement."""
+    from refaug import stages
+    from refaug.clusters import cluster_texts
+    from refaug.config import RunConfig
+    from refaug.mining import mine_hard_negatives
+    from refaug.run_context import RunContext
+    from refaug.text import normalize_text
+
+    ds = rewritten_scenes
+    monkeypatch.setattr(stages, "build_embedder", lambda config, context: embedder)
+    context = RunContext(out=tmp_path)
+    stages.classify_stage(ds, RunConfig(method=method), context)
+    clf = ClusterClassifier(method, embedder=embedder)
+    rows = ds.to_list()
+    clusters = [list(cluster_texts(r)) for r in rows]
+    candidates = [[c["text"] for c in r["distractors"]] for r in rows]
+    verdicts = clf.judge_texts(clusters, candidates, categories=[r["category"] for r in rows])
+    assert context.stats["classify"]["outside_cluster"] == sum(int(v.negative.sum()) for v in verdicts if v)
+
+    mined = mine_hard_negatives(ds, embedder=embedder, classifier=clf, sources=("distractors",),
+                                num_negatives=10_000, relative_margin=None)
+    for row, cluster, cands, verdict, out in zip(rows, clusters, candidates, verdicts, mined, strict=True):
+        own = {normalize_text(t) for t in cluster}
+        expected = {normalize_text(t) for t, neg in zip(cands, verdict.negative if verdict else [], strict=True)
+                    if neg and normalize_text(t) not in own}
+        assert {normalize_text(n["text"]) for n in out["hard_negatives"]} == expected, row["referent_id"]

@@ -12,11 +12,11 @@ from refaug.embed import Embedder
 from refaug.mining import (
     DEFAULT_RELATIVE_MARGIN,
     OUTPUT_FORMATS,
-    SOURCES,
     Weights,
     mine_hard_negatives,
     mine_rounds,
 )
+from refaug.mining.sources.registry import SOURCES
 
 
 def _cli_dataset(args: Any) -> Any:
@@ -122,7 +122,8 @@ def register(subparsers: Any) -> None:
     _common_cli_options(mine)
     mine.add_argument("--out", required=True, help="folder to save the mined dataset in")
     mine.add_argument("--num-negatives", type=int, default=30)
-    mine.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
+    mine.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES,
+                      help="candidate sources (refaug.mining.sources.registry); default: all")
     mine.add_argument("--same-class", action="store_true")
     mine.add_argument("--threshold", type=float, default=None)
     mine.add_argument("--max-similarity", type=float, default=None)

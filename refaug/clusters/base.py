@@ -141,6 +141,11 @@ class JudgementMethod(abc.ABC):
     calibration_min_members: ClassVar[int] = 2
     #: Calibration fits the method's own model on the labelled pairs (feature rows, not scores).
     fits_model: ClassVar[bool] = False
+    #: The judgement can call a candidate of any cosine a sure negative (mining's search may
+    #: then not prune by the relative margin).
+    finds_sure_negatives: ClassVar[bool] = False
+    #: How a mining reason names the similarity and its cut-off ("sim 0.61 < threshold 0.75").
+    similarity_label: ClassVar[str] = "sim threshold"
     #: What :meth:`calibration_statistic` measures, for plots.
     statistic_label: ClassVar[str] = "cosine similarity"
 

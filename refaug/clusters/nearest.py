@@ -13,6 +13,7 @@ class NearestMethod(JudgementMethod):
     # (AUC 0.744), rounded; benchmarks/results/calibration_synthetic.json.
     default_threshold = 0.60
     centroid_based = False
+    similarity_label = "nearest threshold"
 
     def similarity(self, clusters: ClusterSet, rows: np.ndarray, vocab: np.ndarray,
                    cosine: np.ndarray) -> np.ndarray:

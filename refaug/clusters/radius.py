@@ -21,6 +21,7 @@ class RadiusMethod(JudgementMethod):
     name = "radius"
     default_threshold = 0.60  # single-member clusters: the centroid method's threshold
     calibration_min_members = 3
+    similarity_label = "sim radius"
     statistic_label = "similarity - loosest member"
 
     def cutoffs(self, loosest: np.ndarray, n_members: np.ndarray) -> np.ndarray:

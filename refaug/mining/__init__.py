@@ -1,0 +1,86 @@
+"""Hard-negative mining: same-image, cross-image and same-class neighbours, plus distractors.
+
+:func:`mine_hard_negatives` takes a ``Dataset`` of referents and returns a ``Dataset``:
+
+1. each referent's cluster (its views and, optionally, its original expressions) is
+   embedded once; its centroid is the normalised mean of its members (:mod:`.corpus`);
+2. candidates come from ``sources`` (:mod:`.sources`, one class per source, by name in a
+   registry): the texts of the other referents of the same image, the nearest texts of other
+   images (exact search by blocked matrix products, memory bounded by the chunk sizes,
+   :mod:`.search`; optionally restricted to the same category, :mod:`.categories`), and the
+   rewriters' ``distractors``;
+3. guards (:mod:`.guards`) drop likely false negatives (inside the cluster by the
+   :class:`~refaug.clusters.ClusterClassifier`, asked in one place, :mod:`.judgement`; above
+   ``max_similarity``; within ``relative_margin`` of the cluster's own loosest member; exact
+   or near-exact duplicates of the cluster's texts) and the function logs how many each rule
+   dropped (:mod:`.report`);
+4. the rest are ranked by hardness (cosine to the centroid), optionally penalised by their
+   similarity to negatives already chosen (``diversity``) or weighed with the user's model
+   (:mod:`.ranking`), and written as ``nested`` :class:`~refaug.records.HardNegative` lists or
+   the flat ``triplet`` / ``n-tuple`` formats of sentence-transformers' trainers
+   (:mod:`.formats`).
+
+:func:`mine_rounds` (:mod:`.rounds`) repeats the model-in-the-loop step in rounds.
+
+Example:
+    >>> from refaug.data.synthetic import synthetic_scenes
+    >>> from refaug.embed import Embedder
+    >>> ds = synthetic_scenes(20, image_size=(64, 48))
+    >>> mined = mine_hard_negatives(ds, embedder=Embedder(), num_negatives=5)  # doctest: +SKIP
+    >>> mined[0]["hard_negatives"][0]["kind"]  # doctest: +SKIP
+    'same_image'
+"""
+
+from __future__ import annotations
+
+from refaug.mining.categories import derive_categories
+from refaug.mining.formats import OUTPUT_FORMATS, OutputFormat
+from refaug.mining.guards import DEFAULT_RELATIVE_MARGIN, GUARD_RULES, RULE_NAMES
+from refaug.mining.judgement import CandidateJudgement, judge_candidates
+from refaug.mining.mine import mine_hard_negatives
+from refaug.mining.ranking import WEIGHT_NAMES, Weights
+from refaug.mining.rounds import RoundReport, mine_rounds
+from refaug.mining.search import (
+    BF16_ERROR,
+    PRECISIONS,
+    SEARCH_BACKENDS,
+    Precision,
+    SearchBackend,
+    cpu_has_fast_bf16,
+    resolve_precision,
+    topk_outside,
+    topk_outside_faiss,
+)
+from refaug.mining.sources import CANDIDATE_SOURCES, SOURCES, CandidateSource, Source, SourceContext
+from refaug.text import normalize_text
+
+__all__ = [
+    "BF16_ERROR",
+    "CANDIDATE_SOURCES",
+    "DEFAULT_RELATIVE_MARGIN",
+    "GUARD_RULES",
+    "OUTPUT_FORMATS",
+    "PRECISIONS",
+    "RULE_NAMES",
+    "SEARCH_BACKENDS",
+    "SOURCES",
+    "WEIGHT_NAMES",
+    "CandidateJudgement",
+    "CandidateSource",
+    "OutputFormat",
+    "Precision",
+    "RoundReport",
+    "SearchBackend",
+    "Source",
+    "SourceContext",
+    "Weights",
+    "cpu_has_fast_bf16",
+    "derive_categories",
+    "judge_candidates",
+    "mine_hard_negatives",
+    "mine_rounds",
+    "normalize_text",
+    "resolve_precision",
+    "topk_outside",
+    "topk_outside_faiss",
+]

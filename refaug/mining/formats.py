@@ -1,0 +1,133 @@
+"""Writing the kept negatives: ``nested`` HardNegative lists, or sentence-transformers' flat formats.
+
+* ``nested``: the input rows plus a ``hard_negatives`` column of
+  :class:`~refaug.records.HardNegative` structs (text, kind, detail, origin, similarity,
+  score, reason, score_parts), built as Arrow arrays without Python loops per negative;
+* ``triplet``: one (anchor, positive, negative) row per negative;
+* ``n-tuple``: one (anchor, positive, negative_1..N) row per referent with N negatives.
+
+Example:
+    >>> OUTPUT_FORMATS
+    ('nested', 'triplet', 'n-tuple')
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, get_args
+
+import numpy as np
+import pyarrow as pa
+from datasets import Dataset, DatasetInfo, Features, List, concatenate_datasets
+from datasets.table import InMemoryTable
+
+from refaug.mining.candidates import Selected
+from refaug.mining.corpus import Data
+from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, SCORE_PARTS
+
+logger = logging.getLogger(__name__)
+
+OutputFormat = Literal["nested", "triplet", "n-tuple"]
+OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
+
+
+def _reasons(selected: Selected, cutoff: np.ndarray, label: str) -> pa.Array:
+    """``"sim 0.612 < threshold 0.750"`` per negative, built from the distinct pairs only."""
+    a = np.round(selected.class_sim.astype(np.float64) * 1000).astype(np.int64)
+    b = np.round(cutoff[selected.row].astype(np.float64) * 1000).astype(np.int64)
+    pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
+    table = pa.array([f"{label.split()[0]} {x / 1000:.3f} < {label.split()[1]} {y / 1000:.3f}"
+                      for x, y in pairs], pa.string())
+    reasons = table.take(pa.array(inverse.ravel()))
+    if not any(selected.note):
+        return reasons
+    return pa.array([f"{r}; {n}" if n else r for r, n in zip(reasons.to_pylist(), selected.note, strict=True)],
+                    pa.string())
+
+
+def _score_parts(selected: Selected) -> pa.StructArray:
+    """The ``score_parts`` struct: NaN (not computed) becomes null."""
+    arrays = []
+    for values in (selected.sim, selected.uncertainty, selected.diversity, selected.model_score):
+        values = np.asarray(values, np.float32)
+        arrays.append(pa.array(values, pa.float32(), mask=np.isnan(values)))
+    return pa.StructArray.from_arrays(arrays, names=list(SCORE_PARTS))
+
+
+def _negative_structs(selected: Selected, data: Data, cutoff: np.ndarray, label: str) -> pa.StructArray:
+    texts = pa.array(data.texts, pa.string())
+    kinds = pa.array(list(CANDIDATE_KINDS), pa.string())
+    columns = [
+        texts.take(pa.array(selected.vocab)),
+        kinds.take(pa.array(selected.kind)),
+        pa.array(data.details, pa.string()).take(pa.array(selected.detail)),
+        pa.array(data.origins, pa.string()).take(pa.array(selected.origin)),
+        pa.array(selected.sim.astype(np.float32)),
+        pa.array(selected.score.astype(np.float32)),
+        _reasons(selected, cutoff, label),
+        _score_parts(selected),
+    ]
+    return pa.StructArray.from_arrays(columns, names=list(HARD_NEGATIVE_FEATURE))
+
+
+def nested_format(dataset: Dataset, selected: Selected, data: Data, cutoff: np.ndarray, label: str) -> Dataset:
+    """``dataset`` with its ``hard_negatives`` column replaced by the kept negatives.
+
+    ``cutoff`` (per referent) and ``label`` (e.g. ``"sim threshold"``) write the reasons.
+    """
+    counts = np.bincount(selected.row, minlength=data.n)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    column = pa.ListArray.from_arrays(offsets, _negative_structs(selected, data, cutoff, label))
+    features = Features({"hard_negatives": List(HARD_NEGATIVE_FEATURE)})
+    negatives = Dataset(InMemoryTable(pa.table({"hard_negatives": column})), info=DatasetInfo(features=features))
+    base = dataset.remove_columns("hard_negatives") if "hard_negatives" in dataset.column_names else dataset
+    if base._indices is not None:
+        base = base.flatten_indices()
+    return concatenate_datasets([base, negatives], axis=1)
+
+
+def flat_format(selected: Selected, data: Data, *, output_format: str, num_negatives: int) -> Dataset:
+    """``triplet``: (anchor, positive, negative) per negative; ``n-tuple``: one row per referent."""
+    sizes = np.diff(data.member_ptr)
+    texts = pa.array(data.texts, pa.string())
+    counts = np.bincount(selected.row, minlength=data.n)
+    keep = sizes[selected.row] >= 2
+    if output_format == "n-tuple":
+        keep &= counts[selected.row] >= num_negatives
+    row, vocab = selected.row[keep], selected.vocab[keep]
+    rank = np.arange(len(row)) - np.searchsorted(row, row, "left")
+    anchor = data.member_idx[data.member_ptr[row]]
+    if output_format == "triplet":
+        positive = data.member_idx[data.member_ptr[row] + 1 + rank % np.maximum(sizes[row] - 1, 1)]
+        columns = {"anchor": anchor, "positive": positive, "negative": vocab}
+    else:
+        first = rank == 0
+        columns = {"anchor": anchor[first], "positive": data.member_idx[data.member_ptr[row[first]] + 1]}
+        grid = vocab.reshape(-1, num_negatives)
+        columns.update({f"negative_{j + 1}": grid[:, j] for j in range(num_negatives)})
+    _log_flat_drops(data, sizes, counts, output_format, num_negatives, len(columns["anchor"]))
+    table = pa.table({name: texts.take(pa.array(idx)) for name, idx in columns.items()})
+    features = Features({name: HARD_NEGATIVE_FEATURE["text"] for name in columns})
+    return Dataset(InMemoryTable(table), info=DatasetInfo(features=features))
+
+
+def write_output(dataset: Dataset, selected: Selected, data: Data, *, output_format: str, num_negatives: int,
+                 cutoff: np.ndarray, label: str) -> Dataset:
+    """The kept negatives in ``output_format`` (``cutoff`` and ``label`` write the nested reasons)."""
+    if output_format == "nested":
+        return nested_format(dataset, selected, data, cutoff, label)
+    return flat_format(selected, data, output_format=output_format, num_negatives=num_negatives)
+
+
+def _log_flat_drops(data: Data, sizes: np.ndarray, counts: np.ndarray, output_format: str,
+                    num_negatives: int, n_rows: int) -> None:
+    single = int(((sizes < 2) & (counts > 0)).sum())
+    if single:
+        logger.info("%s: skipped %d referents (%.2f%%) whose cluster has one text (no positive)",
+                    output_format, single, 100.0 * single / max(data.n, 1))
+    if output_format == "n-tuple":
+        short = int(((sizes >= 2) & (counts < num_negatives)).sum())
+        if short:
+            logger.info("n-tuple: skipped %d referents (%.2f%%) with fewer than %d negatives",
+                        short, 100.0 * short / max(data.n, 1), num_negatives)
+    logger.info("%s: %d rows", output_format, n_rows)
