@@ -248,9 +248,7 @@ def calibrate_threshold(
     ``.classifier()`` uses them. The AUC reported is then in-sample: hold images out
     (``benchmarks/contrast.py`` does) for an honest estimate.
 
-    Returns:
-        A :class:`Calibration`; ``.classifier()`` gives the classifier at that point.
-
+    Returns a :class:`Calibration`; ``.classifier()`` gives the classifier at that point.
     Example:
         >>> from refaug.data.synthetic import synthetic_scenes
         >>> cal = calibrate_threshold(synthetic_scenes(50, image_size=(64, 48)))  # doctest: +SKIP
@@ -263,25 +261,34 @@ def calibrate_threshold(
                                       cross_image_per_referent=cross_image_per_referent, seed=seed)
     model = None
     if method_class(method).fits_model:
-        features = np.concatenate([pos, same, cross])
-        labels = np.concatenate([np.ones(len(pos)), np.zeros(len(same) + len(cross))])
-        model = ContrastModel.fit(features, labels, fitted_on=fitted_on or f"{len(features)} pairs")
-        pos, same, cross = (model.probability(x) if len(x) else np.zeros(0) for x in (pos, same, cross))
-    neg = np.concatenate([same, cross])
-    threshold = choose_threshold(pos, neg, criterion=criterion, target_fnr=target_fnr)
+        model, (pos, same, cross) = _fit_model(pos, same, cross, fitted_on=fitted_on)
+    threshold = choose_threshold(pos, np.concatenate([same, cross]), criterion=criterion, target_fnr=target_fnr)
     result = _operating_point(method, threshold, criterion, pos, same, cross)
     if model is not None:
         result = Calibration(**{**result.to_dict(), "model": model.to_dict()})
     if plot is not None:
         result = Calibration(**{**result.to_dict(), "plot": str(plot_calibration(result, pos, same, cross, plot))})
+    _log_calibration(result, len(pos), len(same), len(cross))
+    return result
+
+
+def _fit_model(pos: np.ndarray, same: np.ndarray, cross: np.ndarray, *,
+               fitted_on: str) -> tuple[ContrastModel, tuple[np.ndarray, ...]]:
+    """Fit the contrast model on the pairs' feature rows; return it and the pairs' probabilities."""
+    features = np.concatenate([pos, same, cross])
+    labels = np.concatenate([np.ones(len(pos)), np.zeros(len(same) + len(cross))])
+    model = ContrastModel.fit(features, labels, fitted_on=fitted_on or f"{len(features)} pairs")
+    return model, tuple(model.probability(x) if len(x) else np.zeros(0) for x in (pos, same, cross))
+
+
+def _log_calibration(result: Calibration, n_pos: int, n_same: int, n_cross: int) -> None:
     logger.info(
         "calibrated %s: threshold %.3f (%s), AUC %.3f (same image %.3f, cross image %.3f), "
         "F1 %.3f, FNR %.3f, FPR %.3f on %d/%d/%d pairs",
-        method, result.threshold, criterion, result.auc, result.auc_same_image,
+        result.method, result.threshold, result.criterion, result.auc, result.auc_same_image,
         result.auc_cross_image, result.f1, result.false_negative_rate,
-        result.false_positive_rate, len(pos), len(same), len(cross),
+        result.false_positive_rate, n_pos, n_same, n_cross,
     )
-    return result
 
 
 def _operating_point(

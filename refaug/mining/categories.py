@@ -9,32 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any
 
 import numpy as np
 
+from refaug.contrast import head_noun
 from refaug.mining.corpus import Data
 
 logger = logging.getLogger(__name__)
-
-
-def _head_noun(doc: Any) -> str | None:
-    """The lemma of the expression's head noun: the root if it is a noun, else the first chunk's."""
-    for token in doc:
-        if token.dep_ == "ROOT" and token.pos_ in ("NOUN", "PROPN"):
-            return token.lemma_.lower()
-    for chunk in doc.noun_chunks:
-        return chunk.root.lemma_.lower()
-    nouns = [t for t in doc if t.pos_ in ("NOUN", "PROPN")]
-    return nouns[-1].lemma_.lower() if nouns else None
 
 
 def derive_categories(texts_per_referent: list[tuple[str, ...]], category_names: list[str],
                       *, batch_size: int = 256) -> list[str]:
     """For each referent, the dataset category its expressions' head nouns name ("" if none).
 
-    Each distinct text is parsed once (``nlp.pipe``); a referent takes the category named by
-    most of its texts.
+    Each distinct text is parsed once (``nlp.pipe``); its head noun is the one the contrast
+    judgement reads (:func:`refaug.contrast.head_noun`); a referent takes the category named
+    by most of its texts.
 
     Args:
         texts_per_referent: each referent's texts.
@@ -54,7 +44,7 @@ def derive_categories(texts_per_referent: list[tuple[str, ...]], category_names:
         names.setdefault(lowered.split()[-1], name)
     distinct = list(dict.fromkeys(t for texts in texts_per_referent for t in texts))
     nlp = load_nlp(disable=("ner",))
-    heads = {t: _head_noun(doc) for t, doc in zip(distinct, nlp.pipe(distinct, batch_size=batch_size), strict=True)}
+    heads = {t: head_noun(doc) for t, doc in zip(distinct, nlp.pipe(distinct, batch_size=batch_size), strict=True)}
     out = []
     for texts in texts_per_referent:
         votes = Counter(names[h] for t in texts if (h := heads.get(t)) in names)
