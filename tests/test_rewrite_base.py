@@ -101,7 +101,7 @@ def test_single_string_is_refused() -> None:
 
 def test_one_list_per_input_and_docs_accepted() -> None:
     rw = NegationRewriter()
-    texts = ["left lady", "man holding an umbrella", ""]
+    texts = ["hello", "man holding an umbrella", ""]
     out = rw(texts)
     assert [len(o) for o in out] == [0, 1, 0]
     docs = list(load_nlp(disable=DEFAULT_DISABLE).pipe(texts))
@@ -190,7 +190,7 @@ def test_dataset_map_and_stable_fingerprint() -> None:
 
 
 def test_dataset_map_with_an_empty_first_batch_needs_output_features() -> None:
-    ds = Dataset.from_dict({"expressions": [["left lady"], ["man holding an umbrella"], []]})
+    ds = Dataset.from_dict({"expressions": [["hello"], ["man holding an umbrella"], []]})
     rewrite = Rewriters([NegationRewriter()])
     mapped = ds.map(
         rewrite, batched=True, batch_size=1, features=rewrite.output_features(ds.features)

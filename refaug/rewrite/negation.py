@@ -25,6 +25,7 @@ from spacy.tokens import Doc, Token
 
 from refaug import lexicon as lx
 from refaug.rewrite.base import Proposal, Rewriter
+from refaug.rewrite.fragments import fragment_negations
 from refaug.rewrite.grammar import Edit, apply_edits, indefinite_article, is_plural, same_case
 
 # Prepositions whose phrase describes a noun and reads naturally after "not".
@@ -59,16 +60,23 @@ class NegationRewriter(Rewriter):
     kind = "negation"
 
     def propose(self, doc: Doc, rng: random.Random) -> Iterator[Proposal]:
+        proposed = False
         for token in doc:
             found = (
                 _remove_negation(doc, token)
                 or _existence(doc, token)
                 or _verb(doc, token)
                 or _preposition(doc, token)
+                or _next_to(doc, token)
             )
             if found is not None:
                 edits, detail = found
+                proposed = True
                 yield Proposal(apply_edits(doc, edits), detail, token.i)
+        # Verbless fragments: the attribute moves into a relative clause ("right dog" ->
+        # "the dog that is not on the right"); with nothing else to negate, the whole.
+        for text, detail in fragment_negations(doc, whole=not proposed):
+            yield Proposal(text, detail, len(doc))
 
 
 Found = tuple[list[Edit], str]
@@ -244,7 +252,11 @@ def _preposition(doc: Doc, prep: Token) -> Found | None:
         return None
     if prep.head.dep_ == "attr" and any(c.dep_ == "expl" for c in prep.head.head.children):
         return None  # "There are people in the picture": negate the existence instead
-    objects = [c for c in prep.children if c.dep_ == "pobj"]
+    objects = [
+        c
+        for c in prep.children
+        if c.dep_ == "pobj" or (c.dep_ in ("pcomp", "advmod", "amod") and _place_word(c))
+    ]
     if not objects or any(o.lemma_.lower() in FRAME_NOUNS or o.pos_ == "PRON" for o in objects):
         return None  # "not in the picture", "a slice of cake not on it"
     if prep.head.dep_ == "pobj" and prep.head.head.lower_ == "of":
@@ -252,3 +264,23 @@ def _preposition(doc: Doc, prep: Token) -> Found | None:
     if prep.i > 0 and doc[prep.i - 1].lower_ in ("not", "n't"):
         return None
     return [Edit(prep.i, prep.i, "not")], f"add not: {prep.lower_}"
+
+
+def _place_word(token: Token) -> bool:
+    """A position or colour the parser did not take for a noun ("on left", "in back", "in black")."""
+    return lx.attribute_kind(token.lower_) in ("spatial", "color") or token.lower_ in ("middle",)
+
+
+def _next_to(doc: Doc, adverb: Token) -> Found | None:
+    """ "a giraffe next to a zebra" -> "a giraffe not next to a zebra" ("close to" too)."""
+    if adverb.lower_ not in ("next", "close", "closest", "nearest") or adverb.i == 0:
+        return None
+    if adverb.head.pos_ not in ("NOUN", "PROPN") and adverb.dep_ not in ("ROOT", "amod"):
+        return None
+    if not any(c.dep_ == "prep" and c.lower_ == "to" for c in adverb.children):
+        return None
+    if doc[adverb.i - 1].lower_ in ("not", "n't") or doc[adverb.i - 1].pos_ in ("AUX", "VERB"):
+        return None
+    if adverb.lower_ in ("closest", "nearest") or doc[adverb.i - 1].pos_ not in ("NOUN", "PROPN"):
+        return None
+    return [Edit(adverb.i, adverb.i, "not")], f"add not: {adverb.lower_} to"

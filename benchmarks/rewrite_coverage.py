@@ -1,0 +1,220 @@
+"""How much of a real expression set each rewriter covers, how small its edits are, how fast.
+
+Every distinct text of ``--data`` is parsed once (``nlp.pipe``), then every registered
+rewriter (:data:`refaug.rewrite.registry.REWRITERS`, default options) runs its hook over the
+parsed Docs. Per rewriter:
+
+- ``coverage``: share of texts with at least one output;
+- ``two_object_texts`` / ``two_object_swapped``: texts that name two objects, and the share
+  of them that get a swap (a role-reversal output whose detail is not an attribute swap).
+  "Names two objects" is read off the parse: two or more noun heads (``NOUN``/``PROPN``, not
+  a compound modifier) that are not attribute words (:func:`refaug.lexicon.attribute_kind`)
+  or places in the frame ("left", "side", "picture": ``roles.NOT_ENTITIES``);
+- ``mean_token_edit_distance``: Levenshtein distance between the input's and the output's
+  lower-cased word tokens, averaged over outputs;
+- ``intended_only``: share of outputs that change only the words the rewriter means to
+  change (see :func:`intended_only`);
+- ``texts_per_s``: texts over (parse CPU seconds + hook CPU seconds), one process;
+- ``sample``: 20 outputs drawn with a fixed seed, for reading.
+
+Usage:
+    python benchmarks/rewrite_coverage.py
+    python benchmarks/rewrite_coverage.py --data ../shared/data/refcoco_real_dev.jsonl --label after
+
+Results go to ``benchmarks/results/rewrite_coverage.json`` under ``runs[--label]`` (other
+labels in the file are kept, so "before" and "after" sit side by side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import re
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import spacy
+
+from refaug import lexicon as lx
+from refaug.rewrite.registry import REWRITER_NAMES, build_rewriter
+
+logger = logging.getLogger("benchmarks.rewrite_coverage")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/refcoco_real_dev.jsonl"
+SAMPLE_SIZE = 20
+_WORD = re.compile(r"[\w']+|[^\w\s]")
+# Words a negation may add, remove or change (with do-support and relative clauses).
+NEGATION_WORDS = frozenset(
+    {"not", "n't", "no", "never", "without", "with", "nothing", "something", "nobody",
+     "somebody", "someone", "noone", "does", "do", "did", "that", "who", "which", "is", "are",
+     "was", "were", "the", "a", "an", "one", "other", "than", "any", "has", "have", "had",
+     "can", "ca", "will", "wo", "in"}
+)  # fmt: skip
+# Words a swap may change besides moving phrases: articles, agreement, pronouns.
+SWAP_WORDS = frozenset(
+    {"a", "an", "the", "is", "are", "was", "were", "he", "she", "him", "her", "his", "hers",
+     "it", "its", "they", "them", "their", "himself", "herself", "itself", "themselves"}
+)  # fmt: skip
+
+
+def read_texts(path: Path) -> list[str]:
+    """Every sentence of a refer-layout JSON-lines file (``sentences: [{"sent": ...}]``)."""
+    texts: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            texts.extend(s["sent"] for s in row.get("sentences") or () if s.get("sent"))
+    return texts
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def edit_distance(a: list[str], b: list[str]) -> int:
+    """Token Levenshtein distance (two rows, O(len(a) * len(b)))."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def intended_only(kind: str, detail: str, source: str, output: str) -> bool:
+    """Whether ``output`` changes only what ``kind`` means to change.
+
+    - negation: the words added or removed are negation words, auxiliaries, "that is" and
+      articles, plus at most one re-inflected verb (do-support);
+    - role reversal: the same words, rearranged, up to articles, agreement and pronouns;
+    - attribute substitution: exactly one word changes (two for a compound colour), plus an
+      article.
+    """
+    before, after = Counter(tokens(source)), Counter(tokens(output))
+    added, removed = after - before, before - after
+    if kind == "negation":
+        extra = [w for w in (*added.elements(), *removed.elements()) if w not in NEGATION_WORDS]
+        return (
+            len(extra) <= 2 and len([w for w in added.elements() if w not in NEGATION_WORDS]) <= 1
+        )
+    if kind in ("role_reversal", "attribute_swap"):
+        return all(w in SWAP_WORDS for w in (*added.elements(), *removed.elements()))
+    changed = [w for w in (*added.elements(), *removed.elements()) if w not in ("a", "an")]
+    return len(changed) <= 4
+
+
+def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
+    heads = [
+        t
+        for t in doc
+        if t.pos_ in ("NOUN", "PROPN")
+        and t.dep_ != "compound"
+        and lx.attribute_kind(t.lower_) is None
+        and t.lower_ not in not_entities
+    ]
+    return len(heads) >= 2
+
+
+def is_swap(kind: str, detail: str) -> bool:
+    return kind == "role_reversal" and not detail.startswith("attribute")
+
+
+def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: list[bool]) -> dict:
+    start = time.process_time()
+    outputs = rewriter.rewrite_docs(docs)
+    hook_cpu = time.process_time() - start
+    pairs = [(doc.text, c) for doc, out in zip(docs, outputs, strict=True) for c in out]
+    covered = sum(bool(out) for out in outputs)
+    swapped = [any(is_swap(c.kind, c.detail) for c in out) for out in outputs]
+    n_two = sum(two_objects)
+    distances = [edit_distance(tokens(s), tokens(c.text)) for s, c in pairs]
+    intended = [intended_only(c.kind, c.detail, s, c.text) for s, c in pairs]
+    details = Counter(c.detail.split(":")[0] for _, c in pairs)
+    rng = random.Random(0)
+    sample = rng.sample(pairs, min(SAMPLE_SIZE, len(pairs)))
+    missed = [
+        d.text for d, two, sw in zip(docs, two_objects, swapped, strict=True) if two and not sw
+    ]
+    return {
+        "coverage": covered / len(docs),
+        "texts_with_output": covered,
+        "outputs": len(pairs),
+        "outputs_per_covered_text": len(pairs) / max(covered, 1),
+        "two_object_texts": n_two,
+        "two_object_swapped": sum(s for s, t in zip(swapped, two_objects, strict=True) if t)
+        / max(n_two, 1),
+        "any_swap": sum(swapped) / len(docs),
+        "mean_token_edit_distance": sum(distances) / max(len(distances), 1),
+        "intended_only": sum(intended) / max(len(intended), 1),
+        "by_detail": dict(details.most_common()),
+        "hook_cpu_s": hook_cpu,
+        "texts_per_s": len(docs) / (parse_cpu + hook_cpu),
+        "hook_texts_per_s": len(docs) / max(hook_cpu, 1e-9),
+        "sample": [f"{s}  ->  {c.text}   [{c.detail}]" for s, c in sample],
+        "two_object_missed_examples": random.Random(1).sample(missed, min(20, len(missed))),
+    }
+
+
+def measure(texts: list[str]) -> dict[str, Any]:
+    rewriters = {name: build_rewriter(name) for name in REWRITER_NAMES}
+    first = next(iter(rewriters.values()))
+    list(first.parse(texts[:200]))  # warm-up (model load)
+    start = time.process_time()
+    docs = first.parse(texts)
+    parse_cpu = time.process_time() - start
+    from refaug.rewrite.roles import NOT_ENTITIES
+
+    two_objects = [names_two_objects(doc, NOT_ENTITIES) for doc in docs]
+    results = {
+        name: measure_rewriter(name, rw, docs, parse_cpu, two_objects)
+        for name, rw in rewriters.items()
+    }
+    return {"parse_cpu_s": parse_cpu, "parse_texts_per_s": len(docs) / parse_cpu,
+            "rewriters": results}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"default {DEFAULT_DATA}")
+    parser.add_argument("--out", type=Path, default=RESULTS / "rewrite_coverage.json")
+    parser.add_argument("--label", default="current", help="the key of this run in the file")
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(arguments)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if not args.data.exists():
+        parser.error(f"--data {args.data} does not exist; pass a refer-layout JSON-lines file")
+    texts = list(dict.fromkeys(read_texts(args.data)))
+    report = {
+        "command": shlex.join(["python", "benchmarks/rewrite_coverage.py", *arguments]),
+        "data": args.data.name,
+        "distinct_texts": len(texts),
+        "spacy": spacy.__version__,
+        **measure(texts),
+    }
+    runs = json.loads(args.out.read_text())["runs"] if args.out.exists() else {}
+    runs[args.label] = report
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"runs": runs}, indent=2, ensure_ascii=False) + "\n")
+    print(f"{len(texts)} distinct texts; parse {report['parse_texts_per_s']:.0f} texts/s")
+    for name, r in report["rewriters"].items():
+        print(
+            f"{name:15s} coverage {r['coverage']:.3f}  two-object swapped "
+            f"{r['two_object_swapped']:.3f} of {r['two_object_texts']}  edit "
+            f"{r['mean_token_edit_distance']:.2f}  intended {r['intended_only']:.3f}  "
+            f"{r['texts_per_s']:.0f} texts/s (hook {r['hook_texts_per_s']:.0f}/s)"
+        )
+        for line in r["sample"]:
+            print("    " + line)
+    return report
+
+
+if __name__ == "__main__":
+    main()
