@@ -17,6 +17,17 @@ $(STAMP): pyproject.toml setup.py Makefile
 	# xgrammar constrains the transformers backend's generation to the JSON schema. Its wheel
 	# declares triton (GPU-only, several hundred MB); on CPU it needs only apache-tvm-ffi.
 	$(BIN)/python -m pip install --quiet --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
+	# The review page's browser test (tests/test_review_page.py) drives the system Chromium through
+	# playwright (a dev extra); as root with apt-get it is installed here (about a minute), else the
+	# test is skipped with this message.
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (apt-get) for tests/test_review_page.py"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "no /usr/bin/chromium, and apt-get as root is not available: tests/test_review_page.py" \
+		     "will be skipped (install the chromium package to run it)"; \
+	fi
 	touch $(STAMP)
 
 demo: $(STAMP)

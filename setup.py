@@ -7,7 +7,8 @@ a package mapped from another folder in pyproject alone.
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["refaug", "refaug.*"]) + ["refaug._prompts"],
+    # refaug/templates/ (the review page's template) is a data folder: named here, as setuptools asks
+    packages=find_packages(include=["refaug", "refaug.*"]) + ["refaug._prompts", "refaug.templates"],
     package_dir={"refaug._prompts": "prompts"},
-    package_data={"refaug._prompts": ["*.jinja", "*.md"]},
+    package_data={"refaug._prompts": ["*.jinja", "*.md"], "refaug.templates": ["*.jinja"]},
 )

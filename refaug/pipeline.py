@@ -312,6 +312,7 @@ class Pipeline:
 
     def _publish(self, ds: Dataset, context: RunContext, records: list[dict]) -> DatasetDict:
         from refaug.publish import publish, to_refer
+        from refaug.review import write_review_page
         from refaug.run_report import publish_info, write_report
 
         start = time.perf_counter()
@@ -330,6 +331,7 @@ class Pipeline:
             records.append({"name": "publish", "status": "ran", "rows": len(ds),
                             "seconds": time.perf_counter() - start})
             write_report(self.out / "report", full, context.stats, records)
+            write_review_page(published, self.out / "report")  # report/index.html: look at the negatives
             progress.finish(len(ds), "ran")
         return published
 

@@ -19,7 +19,7 @@ from refaug.errors import RefaugError
 from refaug.report import dataset_counts, format_table
 
 # Modules that add their own subcommands through ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("refaug.cli.prompts", "refaug.cli.mine")
+COMMAND_MODULES: tuple[str, ...] = ("refaug.cli.prompts", "refaug.cli.mine", "refaug.cli.report")
 
 
 def _demo(args: argparse.Namespace) -> int:
