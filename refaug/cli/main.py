@@ -204,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"refaug run: {config.source_description()} -> {config.out}", file=sys.stderr)
     result = Pipeline(config).run()
     print(result.summary_table())
-    print(f"\nrun folder: {result.out} (publish/, report/similarities.png, run.log)")
+    print(f"\nrun folder: {result.out} (publish/, report/index.html: the review page, report/similarities.png, run.log)")
     return 0
 
 
