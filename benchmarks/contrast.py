@@ -1,46 +1,63 @@
-"""Contrast-aware cluster judgement vs the embedding methods, on referents held out of the fit.
+"""Contrast judgement on real referring expressions: leave-one-out AUC per method, image-grouped
+cross-validation of the fitted weights, per-kind confusion and the fit report.
 
 Two objects of one image are usually told apart by one word ("left lady" / "right lady"),
-which a sentence embedding barely registers. This benchmark measures how much the
-``"contrast"`` method of :class:`~refaug.clusters.ClusterClassifier` (centroid cosine plus
-the attributes of :mod:`refaug.contrast`, weighed by a fitted logistic model) adds over the
-embedding-only methods ``"centroid"``, ``"radius"`` and ``"nearest"``.
+which a sentence embedding barely registers. This benchmark measures the ``"contrast"``
+method of :class:`~refaug.clusters.ClusterClassifier` (centroid cosine plus the findings of
+:mod:`refaug.contrast`, weighed by a fitted logistic model) against the centroid cosine, on
+real annotations read with ``--data``:
 
-Labelled pairs come from :func:`refaug.clusters.labelled_pairs`: a member of a referent's
-cluster against the rest of it (same referent), the texts of the image's other referents
-(same image) and texts of other images (cross image).
+- a JSONL file of objects, one a line, with ``dataset``, ``image_id``, ``category`` and
+  ``sentences`` (``[{"sent": ...}, ...]``) or ``expressions`` (the development file's
+  format), or
+- a refer-toolkit folder (``refcoco/``, ``refcoco+/``, ``refcocog/``, read with
+  :func:`refaug.data.refer.load_refer`).
 
-- Fit (the shipped ``DEFAULT_CONTRAST_MODEL``): the hand-written RefCOCO-style set
-  ``benchmarks/data/refcoco_style.jsonl``, even image ids, plus
-  ``synthetic_scenes(400, seed=0, image_size=(64, 48))``.
-- Held out: the RefCOCO-style set's odd image ids; ``synthetic_scenes(400, seed=1)``; and
-  the labelled pairs table ``tests/data/contrast_pairs.tsv`` (accuracy at each method's
-  default threshold, per kind for ``"contrast"``).
-- Also: in-sample AUC (fit and score on all RefCOCO-style pairs), a 2-fold cross-fitted
-  AUC (fit on one image parity, score the other, pool), and transfer: models fitted on the
-  RefCOCO-style half only or on synthetic scenes only, scored on both held-out sets.
-- Speed: expressions parsed and described per second (:func:`refaug.contrast.describe_texts`).
+Pairs (leave one out): for each object with two or more distinct expressions and each of
+them, the cluster is the object's other expressions and the positive is the held-out one;
+the same-image negatives are every expression of the other objects of the same
+(dataset, image); the cross-image negatives the first expression of ``--cross`` random
+objects of other images. The object's category is passed, as the pipeline passes it.
 
-Run (under a minute on 2 cores)::
+Figures:
 
-    python benchmarks/contrast.py                 # evaluate the shipped default weights
-    python benchmarks/contrast.py --fit-defaults  # re-fit them, rewrite DEFAULT_CONTRAST_MODEL
+- ``shipped``: the method as shipped (``DEFAULT_CONTRAST_MODEL``); in-sample when the
+  defaults were fitted on the same data (the JSON says whether they were).
+- ``cross_validated``: ``--folds``-fold cross-validation grouped by COCO image (every
+  dataset's annotations of one image fall in one fold): the contrast weights are fitted on
+  the other folds' pairs plus ``synthetic_scenes(--synthetic, seed=0)`` and score the held-out
+  fold; the AUC is over the pooled out-of-fold scores. This is the figure to report.
+- ``confusion``: per finding kind, how often it fires as a conflict on same-object pairs
+  (wrongly) and on other-object pairs (rightly), and as an agreement on each.
+- ``fit``: the weights fitted on all pairs (dev plus synthetic), each with its support
+  (pairs where the feature fires, per label), and the kinds that are decisive at the
+  method's threshold.
+- ``paraphrase_vs_edit``: how often a real held-out paraphrase scores above a one-attribute
+  edit (refaug's attribute rewriter) of the same cluster's first member.
+- Speed: expressions described per second (:func:`refaug.contrast.describe_texts`).
 
-Writes ``benchmarks/results/contrast.json`` and ``contrast_auc.png``.
+Run (a few minutes on 2 cores)::
+
+    python benchmarks/contrast.py --data ../shared/data/refcoco_real_dev.jsonl
+    python benchmarks/contrast.py --data ../shared/data/refcoco_real_dev.jsonl --fit-defaults
+
+``--fit-defaults`` re-fits the shipped weights on all pairs plus synthetic scenes and rewrites
+``DEFAULT_CONTRAST_MODEL`` in ``refaug/clusters/contrast.py``. Writes
+``benchmarks/results/contrast.json`` and ``contrast_auc.png``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import platform
-import pprint
 import re
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +67,9 @@ from refaug.embed import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-REFCOCO_STYLE = ROOT / "benchmarks" / "data" / "refcoco_style.jsonl"
-PAIRS_TABLE = ROOT / "tests" / "data" / "contrast_pairs.tsv"
-CLUSTERS_MODULE = ROOT / "refaug" / "clusters.py"
-EMBEDDING_METHODS: tuple[str, ...] = ("centroid", "radius", "nearest")
-METHODS: tuple[str, ...] = (*EMBEDDING_METHODS, "contrast")
+CONTRAST_MODULE = ROOT / "refaug" / "clusters" / "contrast.py"
 SYNTHETIC_SIZE = (64, 48)
+KINDS = ("positive", "same_image", "cross_image")
 logger = logging.getLogger("benchmarks.contrast")
 
 
@@ -67,7 +81,7 @@ class MemoEmbedder(Embedder):
         self._memo: dict[str, np.ndarray] = {}
 
     def encode_distinct(self, texts: Sequence[str], *, show_progress_bar: bool | None = None) -> np.ndarray:
-        missing = [t for t in texts if t not in self._memo]
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
             vectors = super().encode_distinct(missing, show_progress_bar=show_progress_bar)
             self._memo.update(zip(missing, vectors, strict=True))
@@ -79,150 +93,313 @@ class MemoEmbedder(Embedder):
 # ------------------------------------------------------------------ data
 
 
-def load_refcoco_style(path: Path = REFCOCO_STYLE) -> Any:
-    """The hand-written RefCOCO-style set as a ``datasets.Dataset`` (one referent per row)."""
-    from datasets import Dataset
+@dataclass(frozen=True)
+class Referent:
+    """One annotated object: its (dataset, image) group, COCO image, category and expressions."""
 
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return Dataset.from_list(rows)
-
-
-def image_parity(dataset: Any, parity: int) -> Any:
-    """The rows whose image id is even (``parity=0``) or odd (``parity=1``)."""
-    return dataset.filter(lambda image_id: int(image_id) % 2 == parity, input_columns="image_id")
+    group: tuple[str, Any]
+    image: Any
+    category: str | None
+    expressions: tuple[str, ...]
 
 
-def load_pairs_table(path: Path = PAIRS_TABLE) -> list[dict[str, Any]]:
-    """The labelled pairs table: cluster texts (split on " | "), candidate, same, kind, note."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    return [{"cluster": [t.strip() for t in r["cluster"].split("|")], "candidate": r["candidate"],
-             "same": int(r["same"]), "kind": r["kind"], "note": r.get("note") or ""} for r in rows]
+def _clean(texts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(" ".join(t.split()) for t in texts if t and t.strip()))
 
 
-# ----------------------------------------------------------------- pairs
-
-
-def pair_scores(dataset: Any, embedder: Embedder) -> dict[str, tuple[np.ndarray, ...]]:
-    """Per method, the (positive, same-image, cross-image) pairs: statistics, or for
-    ``"contrast"`` feature rows."""
-    from refaug.clusters import labelled_pairs
-
-    return {m: labelled_pairs(dataset, method=m, embedder=embedder) for m in METHODS}
-
-
-def fit_model(feature_sets: Sequence[tuple[np.ndarray, ...]], *, fitted_on: str) -> Any:
-    """Fit a :class:`~refaug.contrast.ContrastModel` on (pos, same, cross) feature sets."""
-    from refaug.contrast import ContrastModel
-
-    features = np.concatenate([x for pos, same, cross in feature_sets for x in (pos, same, cross)])
-    labels = np.concatenate([np.r_[np.ones(len(pos)), np.zeros(len(same) + len(cross))]
-                             for pos, same, cross in feature_sets])
-    return ContrastModel.fit(features, labels, fitted_on=fitted_on)
-
-
-def aucs(pos: np.ndarray, same: np.ndarray, cross: np.ndarray) -> dict[str, Any]:
-    """AUC overall, against same-image and against cross-image negatives, with pair counts."""
-    from refaug.clusters import roc_auc
-
-    return {"auc": round(roc_auc(pos, np.concatenate([same, cross])), 4),
-            "auc_same_image": round(roc_auc(pos, same), 4),
-            "auc_cross_image": round(roc_auc(pos, cross), 4),
-            "n_positive": len(pos), "n_same_image": len(same), "n_cross_image": len(cross)}
-
-
-def method_aucs(scores: dict[str, tuple[np.ndarray, ...]], model: Any) -> dict[str, dict[str, Any]]:
-    """AUCs of every method; ``"contrast"`` features are scored with ``model``."""
-    out = {m: aucs(*scores[m]) for m in EMBEDDING_METHODS}
-    out["contrast"] = aucs(*(model.probability(x) for x in scores["contrast"]))
+def load_referents(path: str | Path) -> list[Referent]:
+    """The objects of a JSONL file (the development file's format) or of a refer folder."""
+    path = Path(path)
+    if path.is_dir():
+        return _refer_referents(path)
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        texts = row.get("expressions") or [s["sent"] for s in row.get("sentences", [])]
+        dataset = str(row.get("dataset", ""))
+        out.append(Referent((dataset, row["image_id"]), row["image_id"], row.get("category"), _clean(texts)))
     return out
 
 
-def cross_fitted(halves: Sequence[tuple[np.ndarray, ...]]) -> dict[str, Any]:
-    """2-fold AUC: fit on one half's pairs, score the other half's, pool the scores."""
-    scored = []
-    for k, held_out in enumerate(halves):
-        model = fit_model([halves[1 - k]], fitted_on=f"fold {1 - k}")
-        scored.append([model.probability(x) for x in held_out])
-    pooled = [np.concatenate([s[j] for s in scored]) for j in range(3)]
-    return {**aucs(*pooled), "per_fold_auc": [aucs(*s)["auc"] for s in scored]}
+def _refer_referents(root: Path) -> list[Referent]:
+    from refaug.data.refer import SPLIT_BYS, load_refer
+
+    out = []
+    for dataset, split_bys in SPLIT_BYS.items():
+        for split_by in split_bys:
+            if not list((root / dataset).glob(f"refs({split_by}).p*")) and not list(root.glob(f"refs({split_by}).p*")):
+                continue
+            for split in load_refer(root, dataset=dataset, split_by=split_by, on_error="skip").values():
+                if "expressions" not in split.column_names:
+                    continue
+                for row in split.select_columns(["image_id", "category", "expressions"]).to_list():
+                    out.append(Referent((dataset, row["image_id"]), row["image_id"], row["category"],
+                                        _clean(row["expressions"])))
+            break
+    if not out:
+        raise SystemExit(f"{root}: no refs(...).p file under refcoco/, refcoco+/ or refcocog/")
+    return out
 
 
-# ----------------------------------------------------------- pairs table
+@dataclass(frozen=True)
+class Pairs:
+    """Labelled cluster-candidate pairs, parallel lists: which kind each is, its image group."""
+
+    clusters: list[tuple[str, ...]]
+    candidates: list[str]
+    categories: list[str | None]
+    kinds: np.ndarray  # "positive", "same_image", "cross_image"
+    images: np.ndarray  # the COCO image of the referent (the fold group)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return (self.kinds == "positive").astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
 
 
-def judge_pairs_table(rows: list[dict[str, Any]], embedder: Embedder, model: Any) -> dict[str, Any]:
-    """Judge every row with ``"centroid"`` and ``"contrast"`` (with ``model``) at their default
-    thresholds: accuracy of the judgement (:meth:`~refaug.clusters.ClusterClassifier.explain`'s
-    ``negative``, as ``is_negative``), AUC of the score, and per kind for ``"contrast"``."""
-    from refaug.clusters import ClusterClassifier, roc_auc
+def leave_one_out_pairs(referents: Sequence[Referent], *, cross: int = 3, seed: int = 0) -> Pairs:
+    """The pairs of the module docstring: per object with 2+ expressions and per held-out one."""
+    rng = np.random.default_rng(seed)
+    by_group: dict[Any, list[int]] = defaultdict(list)
+    for i, r in enumerate(referents):
+        by_group[r.group].append(i)
+    clusters, candidates, categories, kinds, images = [], [], [], [], []
 
-    classifiers = {"centroid": ClusterClassifier("centroid", embedder=embedder),
-                   "contrast": ClusterClassifier("contrast", embedder=embedder, model=model)}
-    classifiers["contrast"].describe([t for r in rows for t in (*r["cluster"], r["candidate"])])
-    judged, result = [dict(r) for r in rows], {}
-    labels = np.array([r["same"] for r in rows])
-    for name, clf in classifiers.items():
-        for r in judged:
-            explanation = clf.explain(r["cluster"], r["candidate"])
-            r[name] = round(explanation.score, 4)
-            r[f"{name}_right"] = explanation.negative != bool(r["same"])
-            if name == "contrast":
-                r["findings"] = [str(f) for f in (*explanation.conflicts, *explanation.agreements)]
-        scores = np.array([r[name] for r in judged])
-        right = np.array([r[f"{name}_right"] for r in judged])
-        result[name] = {"threshold": clf.threshold, "accuracy": round(float(right.mean()), 4),
-                        "right": int(right.sum()),
-                        "auc": round(roc_auc(scores[labels == 1], scores[labels == 0]), 4)}
-    kinds = sorted({r["kind"] for r in judged})
-    result["contrast"]["per_kind_accuracy"] = {
-        k: round(float(np.mean([r["contrast_right"] for r in judged if r["kind"] == k])), 4) for k in kinds}
-    result["n"] = len(judged)
-    result["misjudged_by_contrast"] = [
-        {k: r[k] for k in ("cluster", "candidate", "same", "kind", "centroid", "contrast", "findings")}
-        for r in judged if not r["contrast_right"]]
+    def add(cluster: tuple[str, ...], text: str, kind: str, r: Referent) -> None:
+        clusters.append(cluster), candidates.append(text), categories.append(r.category)
+        kinds.append(kind), images.append(r.image)
+
+    for i, r in enumerate(referents):
+        if len(r.expressions) < 2:
+            continue
+        others = [t for j in by_group[r.group] if j != i for t in referents[j].expressions
+                  if t not in r.expressions]
+        for k, held_out in enumerate(r.expressions):
+            cluster = r.expressions[:k] + r.expressions[k + 1 :]
+            add(cluster, held_out, "positive", r)
+            for t in others:
+                add(cluster, t, "same_image", r)
+            for j in rng.integers(0, len(referents), size=cross):
+                if referents[j].image != r.image and referents[j].expressions:
+                    add(cluster, referents[j].expressions[0], "cross_image", r)
+    return Pairs(clusters, candidates, categories, np.array(kinds), np.array(images, dtype=object))
+
+
+def edit_pairs(referents: Sequence[Referent], *, n: int, seed: int = 0) -> Pairs:
+    """One-word edits of each object's first expression against its cluster (kind ``"edit"``,
+    label 0): attribute substitutions and negations (:mod:`refaug.rewrite`). They teach the fit
+    the kinds real pairs rarely show (counts, negation, materials), as synthetic scenes teach
+    colours and positions; they stay in their object's image fold. ``n`` edits are drawn (one per
+    object at most): a few, so that they teach the rare kinds without outweighing real pairs."""
+    from refaug.rewrite import AttributeRewriter, NegationRewriter
+
+    rng = np.random.default_rng(seed)
+    have = [r for r in referents if r.expressions]
+    chosen = [have[i] for i in sorted(rng.permutation(len(have)))]
+    firsts = [r.expressions[0] for r in chosen]
+    proposals = [a + b for a, b in zip(AttributeRewriter()(firsts), NegationRewriter()(firsts), strict=True)]
+    clusters, candidates, categories, images = [], [], [], []
+    # Stratified by what the edit changes (colour, size, position, count, material, negation),
+    # so each kind is taught: one edit per object, kinds taken in turn.
+    by_kind: dict[str, list[tuple[Referent, Any]]] = defaultdict(list)
+    for r, found in zip(chosen, proposals, strict=True):
+        found = [c for c in found if c.text not in r.expressions]
+        if found:
+            c = found[int(rng.integers(len(found)))]
+            by_kind[(c.detail or c.kind).split(":")[0]].append((r, c))
+    queues = [list(v) for _, v in sorted(by_kind.items())]
+    while len(candidates) < n and any(queues):
+        for queue in queues:
+            if queue and len(candidates) < n:
+                r, c = queue.pop(0)
+                clusters.append(r.expressions), candidates.append(c.text)
+                categories.append(r.category), images.append(r.image)
+    return Pairs(clusters, candidates, categories, np.array(["edit"] * len(candidates)),
+                 np.array(images, dtype=object))
+
+
+def synthetic_pairs(n_images: int, *, seed: int, cross: int = 3) -> Pairs:
+    """The same leave-one-out pairs over ``synthetic_scenes(n_images, seed=seed)``."""
+    from refaug.data.synthetic import synthetic_scenes
+
+    scenes = synthetic_scenes(n_images, seed=seed, image_size=SYNTHETIC_SIZE)
+    rows = scenes.select_columns(["image_id", "category", "expressions"]).to_list()
+    referents = [Referent(("synthetic", r["image_id"]), f"synthetic-{r['image_id']}", r["category"],
+                          _clean(r["expressions"])) for r in rows]
+    return leave_one_out_pairs(referents, cross=cross, seed=seed)
+
+
+# ----------------------------------------------------------------- scoring
+
+
+def centroid_cosines(pairs: Pairs, embedder: Embedder) -> np.ndarray:
+    """The cosine of each candidate to its cluster's normalised centroid."""
+    from refaug.vectors import centroid
+
+    distinct = list(dict.fromkeys([t for c in pairs.clusters for t in c] + pairs.candidates))
+    vectors = dict(zip(distinct, embedder.encode_distinct(distinct), strict=True))
+    centroids = {c: centroid(np.stack([vectors[t] for t in c])) for c in dict.fromkeys(pairs.clusters)}
+    return np.array([float(vectors[t] @ centroids[c]) for c, t in zip(pairs.clusters, pairs.candidates,
+                                                                         strict=True)], np.float32)
+
+
+def contrast_features(pairs: Pairs, cosine: np.ndarray) -> tuple[np.ndarray, list[list[Any]]]:
+    """The feature rows (:data:`refaug.contrast.FEATURES`) and findings of every pair."""
+    from refaug.clusters import ClusterClassifier
+    from refaug.contrast import Description, compare, pair_features
+
+    clf = ClusterClassifier("contrast")
+    clf.describe([t for c in pairs.clusters for t in c] + pairs.candidates)
+    unions = {(c, cat): Description.union(clf.describe(list(c)), category=cat)
+              for c, cat in dict.fromkeys(zip(pairs.clusters, pairs.categories, strict=True))}
+    findings = [compare(unions[(c, cat)], clf.describe([t])[0])
+                for c, cat, t in zip(pairs.clusters, pairs.categories, pairs.candidates, strict=True)]
+    features = np.stack([pair_features(f, float(s)) for f, s in zip(findings, cosine, strict=True)])
+    return features, findings
+
+
+def aucs(scores: np.ndarray, kinds: np.ndarray) -> dict[str, Any]:
+    """AUC against same-image, cross-image and all negatives, with pair counts."""
+    from refaug.clusters import roc_auc
+
+    pos, same, cross = (scores[kinds == k] for k in KINDS)
+    return {"auc_same_image": round(roc_auc(pos, same), 4), "auc_cross_image": round(roc_auc(pos, cross), 4),
+            "auc": round(roc_auc(pos, np.concatenate([same, cross])), 4),
+            "n_positive": len(pos), "n_same_image": len(same), "n_cross_image": len(cross)}
+
+
+def image_folds(images: np.ndarray, *, folds: int, seed: int = 0) -> np.ndarray:
+    """A fold index per pair: the COCO images shuffled and dealt round-robin into ``folds``."""
+    distinct = sorted(set(images.tolist()), key=str)
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    fold_of = {distinct[i]: k % folds for k, i in enumerate(order)}
+    return np.array([fold_of[i] for i in images.tolist()])
+
+
+def fit(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, fitted_on: str) -> Any:
+    from refaug.contrast import ContrastModel
+
+    return ContrastModel.fit(np.concatenate(features), np.concatenate(labels), fitted_on=fitted_on)
+
+
+def cross_validated(dev: tuple[np.ndarray, np.ndarray, np.ndarray], edits: tuple[np.ndarray, np.ndarray],
+                    synthetic: tuple[np.ndarray, np.ndarray], *, folds: int) -> tuple[np.ndarray, list[Any]]:
+    """Out-of-fold P(same) of every dev pair: fitted on the other folds' pairs and edits (``edits``:
+    features and folds) plus the synthetic pairs."""
+    features, labels, fold = dev
+    out = np.zeros(len(labels), np.float32)
+    models = []
+    for k in range(folds):
+        test = fold == k
+        train_edits = edits[0][edits[1] != k]
+        model = fit([features[~test], train_edits, synthetic[0]],
+                    [labels[~test], np.zeros(len(train_edits)), synthetic[1]], fitted_on=f"fold {k}")
+        out[test] = model.probability(features[test])
+        models.append(model)
+    return out, models
+
+
+# ----------------------------------------------------------------- reports
+
+
+def confusion(findings: Sequence[Sequence[Any]], kinds: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per finding kind: conflict and agreement rates on same-object and other-object pairs."""
+    from refaug.contrast import CONTRAST_KINDS
+
+    same = kinds == "positive"
+    table = {}
+    for kind in CONTRAST_KINDS:
+        conflict = np.array([any(f.kind == kind and f.conflict for f in fs) for fs in findings])
+        agree = np.array([any(f.kind == kind and not f.conflict for f in fs) for fs in findings])
+        table[kind] = {
+            "conflict_on_same_object": int(conflict[same].sum()),
+            "conflict_on_other_object": int(conflict[~same].sum()),
+            "agree_on_same_object": int(agree[same].sum()),
+            "agree_on_other_object": int(agree[~same].sum()),
+            "false_conflict_rate": round(float(conflict[same].mean()), 4),
+            "conflict_precision": round(float(conflict[~same].sum() / max(conflict.sum(), 1)), 4),
+        }
+    return table
+
+
+def confusion_examples(pairs: Pairs, findings: Sequence[Sequence[Any]], scores: np.ndarray,
+                       *, k: int = 25) -> dict[str, list[dict[str, Any]]]:
+    """The worst-scored pairs: same-object pairs scored lowest, same-image pairs scored highest."""
+    same = np.nonzero(pairs.kinds == "positive")[0]
+    other = np.nonzero(pairs.kinds == "same_image")[0]
+
+    def rows(index: np.ndarray) -> list[dict[str, Any]]:
+        return [{"cluster": list(pairs.clusters[i]), "candidate": pairs.candidates[i],
+                 "category": pairs.categories[i], "p_same": round(float(scores[i]), 4),
+                 "findings": [str(f) for f in findings[i]]} for i in index]
+
+    return {"same_object_scored_low": rows(same[np.argsort(scores[same])[:k]]),
+            "same_image_scored_high": rows(other[np.argsort(-scores[other])[:k]])}
+
+
+def fit_report(model: Any, features: np.ndarray, labels: np.ndarray, *, threshold: float) -> dict[str, Any]:
+    """Each weight with its support (pairs where the feature is non-zero, per label), decisive kinds."""
+    from refaug.contrast import FEATURES
+
+    support = {}
+    for j, name in enumerate(FEATURES):
+        on = features[:, j] != 0
+        support[name] = {"weight": model.weights.get(name, 0.0), "same": int((on & (labels == 1)).sum()),
+                         "other": int((on & (labels == 0)).sum())}
+    return {"intercept": model.intercept, "weights": support,
+            "decisive_kinds": sorted(model.decisive_kinds(threshold))}
+
+
+def paraphrase_vs_edit(referents: Sequence[Referent], embedder: Embedder, model: Any) -> dict[str, Any]:
+    """How often a real held-out paraphrase scores above a one-attribute edit of the cluster.
+
+    For each object with 2+ expressions: cluster = all but the last expression, paraphrase =
+    the last, edit = each attribute rewrite (:class:`refaug.rewrite.AttributeRewriter`) of the
+    cluster's members. Both are scored against the cluster with ``model``.
+    """
+    from refaug.rewrite import AttributeRewriter
+
+    multi = [r for r in referents if len(r.expressions) >= 2]
+    members = [t for r in multi for t in r.expressions[:-1]]
+    rewriter = AttributeRewriter()
+    edits = dict(zip(members, rewriter(members), strict=True))
+    clusters, candidates, categories, kinds, images = [], [], [], [], []
+    for r in multi:
+        cluster = r.expressions[:-1]
+        found = [c.text for t in cluster for c in edits[t] if c.text not in r.expressions]
+        if not found:
+            continue
+        for text, kind in [(r.expressions[-1], "positive"), *((e, "same_image") for e in found)]:
+            clusters.append(cluster), candidates.append(text), categories.append(r.category)
+            kinds.append(kind), images.append(r.image)
+    pairs = Pairs(clusters, candidates, categories, np.array(kinds), np.array(images, dtype=object))
+    cosine = centroid_cosines(pairs, embedder)
+    features, _ = contrast_features(pairs, cosine)
+    result = {}
+    for name, scores in (("centroid", cosine), ("contrast", model.probability(features))):
+        result[name] = _wins(pairs, scores)
+    result["n_objects"] = int((pairs.kinds == "positive").sum())
+    result["n_edits"] = int((pairs.kinds != "positive").sum())
     return result
 
 
-# ------------------------------------------------------------- error listing
-
-
-def worst_errors(dataset: Any, embedder: Embedder, model: Any, *, k: int = 12) -> list[dict[str, Any]]:
-    """The held-out pairs the contrast model gets most wrong, with the texts and findings.
-
-    Enumerates the same pairs as :func:`~refaug.clusters.labelled_pairs` (it reuses its
-    private pair walk with a scorer that records the texts).
-    """
-    from refaug.clusters import ClusterClassifier, _labelled_scores, cluster_texts
-    from refaug.contrast import Description, compare, pair_features
-
-    clf = ClusterClassifier("contrast", embedder=embedder, model=model)
-    rows = dataset.select_columns(["image_id", "expressions", "category"]).to_list()
-    clusters = [cluster_texts(r) for r in rows]
-    clf.describe([t for c in clusters for t in c])
-    records: list[dict[str, Any]] = []
-
-    def score(i: int, held_out: int | None, texts: list[str]) -> np.ndarray:
-        members = [t for j, t in enumerate(clusters[i]) if j != held_out]
-        vectors = embedder.encode(members + texts)
-        centroid = vectors[: len(members)].mean(axis=0)
-        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-        union = Description.union(clf.describe(members), category=rows[i]["category"])
-        for text, vector in zip(texts, vectors[len(members) :], strict=True):
-            findings = compare(union, clf.describe([text])[0])
-            p = float(model.probability(pair_features(findings, float(vector @ centroid))[None])[0])
-            records.append({"cluster": members, "candidate": text, "same": held_out is not None,
-                            "p_same": round(p, 4), "findings": [str(f) for f in findings]})
-        return np.zeros(len(texts))
-
-    _labelled_scores(clusters, [r["image_id"] for r in rows], score, min_members=2,
-                     cross_image_per_referent=3, seed=0)
-    for r in records:
-        r["error"] = round(1.0 - r["p_same"] if r["same"] else r["p_same"], 4)
-    return sorted(records, key=lambda r: -r["error"])[:k]
-
-
-# ----------------------------------------------------------------- speed
+def _wins(pairs: Pairs, scores: np.ndarray) -> float:
+    """The share of (paraphrase, edit) pairs of one cluster where the paraphrase scores higher."""
+    wins, total, start = 0.0, 0, 0
+    kinds = pairs.kinds
+    while start < len(kinds):
+        end = start + 1
+        while end < len(kinds) and kinds[end] != "positive":
+            end += 1
+        edits = scores[start + 1 : end]
+        wins += float((scores[start] > edits).sum() + 0.5 * (scores[start] == edits).sum())
+        total += len(edits)
+        start = end
+    return round(wins / max(total, 1), 4)
 
 
 def extraction_speed(texts: Sequence[str], *, repeats: int = 2) -> dict[str, Any]:
@@ -244,8 +421,7 @@ def extraction_speed(texts: Sequence[str], *, repeats: int = 2) -> dict[str, Any
 
 
 def model_literal(model: Any, *, per_line: int = 4) -> str:
-    """The ``DEFAULT_CONTRAST_MODEL = ContrastModel(...)`` statement for ``model``: the
-    weights grouped as in :data:`~refaug.contrast.FEATURES` (counts, conflicts, agreements)."""
+    """The ``DEFAULT_CONTRAST_MODEL = ContrastModel(...)`` statement for ``model``."""
     from refaug.contrast import FEATURES
 
     groups = [[n for n in FEATURES if ":" not in n]]
@@ -253,50 +429,38 @@ def model_literal(model: Any, *, per_line: int = 4) -> str:
         names = [n for n in FEATURES if n.startswith(prefix)]
         groups += [names[k : k + per_line] for k in range(0, len(names), per_line)]
     lines = ["        " + " ".join(f"{json.dumps(n)}: {model.weights.get(n, 0.0)!r}," for n in g) for g in groups]
-    return "\n".join([
-        "DEFAULT_CONTRAST_MODEL = ContrastModel(",
-        f"    intercept={model.intercept!r},",
-        "    weights={",
-        *lines,
-        "    },",
-        f"    fitted_on={json.dumps(model.fitted_on)},",
-        ")",
-    ])
+    return "\n".join(["DEFAULT_CONTRAST_MODEL = ContrastModel(", f"    intercept={model.intercept!r},",
+                      "    weights={", *lines, "    },", f"    fitted_on={json.dumps(model.fitted_on)},", ")"])
 
 
-def rewrite_defaults(model: Any, path: Path = CLUSTERS_MODULE) -> None:
-    """Replace the ``DEFAULT_CONTRAST_MODEL = ...`` statement of ``refaug/clusters.py``."""
+def rewrite_defaults(model: Any, path: Path = CONTRAST_MODULE) -> None:
+    """Replace the ``DEFAULT_CONTRAST_MODEL = ...`` statement of ``refaug/clusters/contrast.py``."""
     source = path.read_text(encoding="utf-8")
-    pattern = re.compile(r"^DEFAULT_CONTRAST_MODEL = ContrastModel\(.*?\)\n(?=\n)", re.S | re.M)
+    pattern = re.compile(r"^DEFAULT_CONTRAST_MODEL = ContrastModel\(.*?\n\)\n", re.S | re.M)
     if len(pattern.findall(source)) != 1:
         raise RuntimeError(f"found no single DEFAULT_CONTRAST_MODEL statement in {path}; edit it by hand")
     path.write_text(pattern.sub(lambda _: model_literal(model) + "\n", source), encoding="utf-8")
 
 
-# ----------------------------------------------------------------- report
-
-
-def plot_aucs(evaluation: dict[str, dict[str, dict[str, Any]]], pairs_table: dict[str, Any], path: Path) -> Path:
-    """A bar chart of AUC per method per evaluation set."""
+def plot_aucs(result: dict[str, Any], path: Path) -> Path:
+    """A bar chart of same-image and cross-image AUC per method (cross-validated contrast)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    sets = [*evaluation, "pairs table"]
-    fig, ax = plt.subplots(figsize=(9, 4))
-    width = 0.8 / len(METHODS)
-    for k, method in enumerate(METHODS):
-        values = [evaluation[s][method]["auc"] for s in evaluation]
-        values.append(pairs_table[method]["auc"] if method in pairs_table else np.nan)
-        xs = np.arange(len(sets)) + (k - (len(METHODS) - 1) / 2) * width
-        bars = ax.bar(xs, values, width, label=method)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
-    ax.set_xticks(np.arange(len(sets)), sets, fontsize=8)
-    ax.set_ylim(0.4, 1.12)
-    ax.set_ylabel("ROC AUC (same referent vs other object)")
-    ax.set_title("Held-out AUC per method (contrast: the shipped default weights)")
-    ax.legend(fontsize=8, loc="upper left", ncol=len(METHODS))
+    methods = {"centroid": result["shipped"]["centroid"], "contrast (shipped)": result["shipped"]["contrast"],
+               "contrast (cross-validated)": result["cross_validated"]}
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for k, metric in enumerate(("auc_same_image", "auc_cross_image")):
+        values = [m[metric] for m in methods.values()]
+        bars = ax.bar(np.arange(len(methods)) + (k - 0.5) * 0.38, values, 0.38, label=metric)
+        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_xticks(np.arange(len(methods)), list(methods), fontsize=8)
+    ax.set_ylim(0.4, 1.05)
+    ax.set_ylabel("ROC AUC (held-out expression vs other object)")
+    ax.set_title(f"Leave-one-out AUC on {Path(result['data']).name}")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -305,23 +469,23 @@ def plot_aucs(evaluation: dict[str, dict[str, dict[str, Any]]], pairs_table: dic
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    """The AUCs per method per held-out set, and the pairs table accuracy, as text."""
-    lines = [f"{'set':<28}{'method':<10}{'AUC':>7}{'same img':>10}{'cross img':>11}"]
-    for name, per_method in result["evaluation"].items():
-        for method, r in per_method.items():
-            lines.append(f"{name:<28}{method:<10}{r['auc']:>7.3f}{r['auc_same_image']:>10.3f}"
-                         f"{r['auc_cross_image']:>11.3f}")
-    table = result["pairs_table"]
-    for method in ("centroid", "contrast"):
-        r = table[method]
-        lines.append(f"{'pairs table (' + str(table['n']) + ' rows)':<28}{method:<10}{r['auc']:>7.3f}"
-                     f"   accuracy {r['accuracy']:.3f} at {r['threshold']}")
-    rc = result["refcoco_style"]
-    lines.append(f"refcoco-style contrast AUC: in-sample {rc['in_sample']['auc']:.3f}, 2-fold cross-fitted "
-                 f"{rc['cross_fitted']['auc']:.3f}")
-    for name, per_set in result["transfer"].items():
-        lines.append(f"transfer, fitted on {name + ':':<20}" + ", ".join(
-            f"{s} {r['auc']:.3f} (same img {r['auc_same_image']:.3f})" for s, r in per_set.items()))
+    lines = [f"{'method':<34}{'same img':>10}{'cross img':>11}{'all':>8}"]
+    rows = [(f"{m} (shipped)", r) for m, r in result["shipped"].items()]
+    rows.append((f"contrast ({result['folds']}-fold image-grouped CV)", result["cross_validated"]))
+    for name, r in rows:
+        lines.append(f"{name:<34}{r['auc_same_image']:>10.3f}{r['auc_cross_image']:>11.3f}{r['auc']:>8.3f}")
+    n = result["cross_validated"]
+    lines.append(f"pairs: {n['n_positive']} positive, {n['n_same_image']} same-image, {n['n_cross_image']} cross-image")
+    lines.append("kinds firing wrongly (conflict on same-object pairs / on other-object pairs):")
+    for kind, c in result["confusion"].items():
+        if c["conflict_on_same_object"] or c["conflict_on_other_object"]:
+            lines.append(f"  {kind:<10}{c['conflict_on_same_object']:>5} / {c['conflict_on_other_object']:<5}"
+                         f" precision {c['conflict_precision']:.3f}")
+    lines.append(f"decisive kinds: {', '.join(result['fit']['decisive_kinds']) or 'none'}")
+    if "paraphrase_vs_edit" in result:
+        p = result["paraphrase_vs_edit"]
+        lines.append(f"paraphrase above a one-attribute edit: centroid {p['centroid']:.3f}, contrast {p['contrast']:.3f}"
+                     f" ({p['n_objects']} objects, {p['n_edits']} edits)")
     speed = result["extraction_speed"]
     lines.append(f"extraction: {speed['texts_per_second']:.0f} texts/s ({speed['texts']} texts)")
     return "\n".join(lines)
@@ -330,82 +494,67 @@ def summary_table(result: dict[str, Any]) -> str:
 # ------------------------------------------------------------------- main
 
 
-def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Fit, evaluate on the held-out sets, and return the results (see the module docstring)."""
-    from refaug.clusters import DEFAULT_CONTRAST_MODEL
-    from refaug.data.synthetic import synthetic_scenes
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from refaug.clusters import DEFAULT_CONTRAST_MODEL, ClusterClassifier
 
     started = time.perf_counter()
     embedder = MemoEmbedder()
-    refcoco = load_refcoco_style()
-    halves = [image_parity(refcoco, p) for p in (0, 1)]
-    test_synthetic = synthetic_scenes(args.synthetic, seed=1, image_size=SYNTHETIC_SIZE)
-    half_scores = [pair_scores(h, embedder) for h in halves]
-    training = {"refcoco_style_even": half_scores[0]["contrast"], "synthetic_seed0": pair_scores_contrast(
-        synthetic_scenes(args.synthetic, seed=0, image_size=SYNTHETIC_SIZE), embedder)}
-    fitted = fit_model(list(training.values()), fitted_on=command)
-    model = fitted if args.fit_defaults else DEFAULT_CONTRAST_MODEL
+    referents = load_referents(args.data)
+    pairs = leave_one_out_pairs(referents, cross=args.cross, seed=0)
+    cosine = centroid_cosines(pairs, embedder)
+    features, findings = contrast_features(pairs, cosine)
+    labels = pairs.labels
+    synthetic = synthetic_pairs(args.synthetic, seed=0, cross=args.cross)
+    synthetic_features, _ = contrast_features(synthetic, centroid_cosines(synthetic, embedder))
+    edits = edit_pairs(referents, n=args.edits)
+    edit_features, _ = contrast_features(edits, centroid_cosines(edits, embedder))
+    every_image = np.array([r.image for r in referents], dtype=object)
+    fold_of = dict(zip(every_image.tolist(), image_folds(every_image, folds=args.folds).tolist(), strict=True))
+    folds = np.array([fold_of[i] for i in pairs.images.tolist()])
+    edit_folds = np.array([fold_of[i] for i in edits.images.tolist()])
+    oof, _ = cross_validated((features, labels, folds), (edit_features, edit_folds),
+                             (synthetic_features, synthetic.labels), folds=args.folds)
+    command = f"python benchmarks/contrast.py --data {args.data} --fit-defaults" + (
+        f" --synthetic {args.synthetic}" if args.synthetic != 400 else "")
+    full = fit([features, edit_features, synthetic_features], [labels, np.zeros(len(edits)), synthetic.labels],
+               fitted_on=command)
     if args.fit_defaults:
-        print(pprint.pformat(fitted.to_dict(), sort_dicts=False))
-        rewrite_defaults(fitted)
-        print(f"rewrote DEFAULT_CONTRAST_MODEL in {CLUSTERS_MODULE.relative_to(ROOT)}")
-    held_out = {"refcoco_style_odd": half_scores[1],
-                f"synthetic_{args.synthetic}_seed1": pair_scores(test_synthetic, embedder)}
-    texts = list(dict.fromkeys(t for ds in (refcoco, test_synthetic) for e in ds["expressions"] for t in e))
-    return {
-        "command": command,
-        "model": embedder.model_name.rsplit("/", 1)[-1],
-        "contrast_model": model.to_dict(),
-        "defaults_are_the_current_fit": (fitted.intercept, fitted.weights) == (model.intercept, model.weights),
-        "training_pairs": {name: _counts(pairs) for name, pairs in training.items()},
-        "evaluation": {name: method_aucs(scores, model) for name, scores in held_out.items()},
-        "pairs_table": judge_pairs_table(load_pairs_table(), embedder, model),
-        "in_sample": {name: aucs(*(model.probability(x) for x in pairs)) for name, pairs in training.items()},
-        "refcoco_style": refcoco_style_report(refcoco, halves, half_scores, embedder, model),
-        "transfer": transfer_report(training, held_out, model),
-        "extraction_speed": extraction_speed(texts),
-        "seconds": round(time.perf_counter() - started, 1),
-        "platform": platform.platform(),
+        rewrite_defaults(full)
+        print(f"rewrote DEFAULT_CONTRAST_MODEL in {CONTRAST_MODULE.relative_to(ROOT)}")
+    shipped = full if args.fit_defaults else DEFAULT_CONTRAST_MODEL
+    threshold = ClusterClassifier("contrast").threshold
+    texts = list(dict.fromkeys(t for r in referents for t in r.expressions))
+    result = {
+        "data": str(args.data), "folds": args.folds, "encoder": embedder.model_name.rsplit("/", 1)[-1],
+        "n_referents": len(referents), "n_images": len({r.image for r in referents}),
+        "shipped_fitted_on": shipped.fitted_on,
+        "shipped": {"centroid": aucs(cosine, pairs.kinds), "contrast": aucs(shipped.probability(features), pairs.kinds)},
+        "cross_validated": aucs(oof, pairs.kinds),
+        "confusion": confusion(findings, pairs.kinds),
+        "fit": fit_report(full, np.concatenate([features, edit_features, synthetic_features]),
+                          np.concatenate([labels, np.zeros(len(edits)), synthetic.labels]), threshold=threshold),
+        "training_pairs": {"dev": len(pairs), "dev_edits": len(edits), "synthetic": len(synthetic)},
+        "errors_out_of_fold": confusion_examples(pairs, findings, oof),
     }
-
-
-def refcoco_style_report(refcoco: Any, halves: list[Any], half_scores: list[dict[str, Any]],
-                         embedder: Embedder, model: Any) -> dict[str, Any]:
-    """In-sample AUC (fit and score all pairs), 2-fold cross-fitted AUC, worst held-out errors."""
-    pairs = pair_scores_contrast(refcoco, embedder)
-    in_sample = fit_model([pairs], fitted_on="refcoco-style, all images")
-    return {
-        "in_sample": aucs(*(in_sample.probability(x) for x in pairs)),
-        "cross_fitted": cross_fitted([half_scores[0]["contrast"], half_scores[1]["contrast"]]),
-        "worst_held_out_errors": worst_errors(halves[1], embedder, model),
-    }
-
-
-def transfer_report(training: dict[str, tuple[np.ndarray, ...]], held_out: dict[str, dict[str, Any]],
-                    model: Any) -> dict[str, dict[str, Any]]:
-    """Held-out AUC of models fitted on each training set alone, and of ``model`` (both)."""
-    models = {name: fit_model([pairs], fitted_on=name) for name, pairs in training.items()}
-    models["both (default)"] = model
-    return {name: {s: aucs(*(m.probability(x) for x in scores["contrast"])) for s, scores in held_out.items()}
-            for name, m in models.items()}
-
-
-def _counts(pairs: tuple[np.ndarray, ...]) -> dict[str, int]:
-    return dict(zip(("positive", "same_image", "cross_image"), map(len, pairs), strict=True))
-
-
-def pair_scores_contrast(dataset: Any, embedder: Embedder) -> tuple[np.ndarray, ...]:
-    """The contrast feature rows of a dataset's (positive, same-image, cross-image) pairs."""
-    from refaug.clusters import labelled_pairs
-
-    return labelled_pairs(dataset, method="contrast", embedder=embedder)
+    if not args.skip_edits:
+        result["paraphrase_vs_edit"] = paraphrase_vs_edit(referents, embedder, shipped)
+    result["extraction_speed"] = extraction_speed(texts)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["platform"] = platform.platform()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--synthetic", type=int, default=400, help="synthetic images per set (default 400)")
+    parser.add_argument("--data", required=True, help="a JSONL file of objects or a refer-toolkit folder")
+    parser.add_argument("--folds", type=int, default=5, help="image-grouped cross-validation folds (default 5)")
+    parser.add_argument("--cross", type=int, default=3, help="cross-image negatives per pair (default 3)")
+    parser.add_argument("--synthetic", type=int, default=400, help="synthetic images in the fit (default 400)")
+    parser.add_argument("--edits", type=int, default=300,
+                        help="one-word edits of dev expressions added to the fit as negatives (default 300)")
     parser.add_argument("--fit-defaults", action="store_true",
-                        help="fit the default weights, print them and rewrite DEFAULT_CONTRAST_MODEL")
+                        help="fit the default weights on all pairs and rewrite DEFAULT_CONTRAST_MODEL")
+    parser.add_argument("--skip-edits", action="store_true", help="skip the paraphrase-vs-edit check")
     parser.add_argument("--out", default=str(RESULTS / "contrast.json"))
     parser.add_argument("--plot", default=str(RESULTS / "contrast_auc.png"))
     args = parser.parse_args(argv)
@@ -413,12 +562,10 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     datasets.disable_progress_bars()
-    command = "python benchmarks/contrast.py --fit-defaults" + (
-        f" --synthetic {args.synthetic}" if args.synthetic != 400 else "")
-    result = run(args, command)
-    result["plot"] = str(plot_aucs(result["evaluation"], result["pairs_table"], Path(args.plot)))
+    result = run(args)
+    result["plot"] = str(plot_aucs(result, Path(args.plot)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     print(summary_table(result))
     print(f"wrote {args.out} ({result['seconds']} s)")
     return 0

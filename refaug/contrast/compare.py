@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from refaug import lexicon as lx
+from refaug.contrast.colors import NEAR_COLOR_DISTANCE, color_lab, lab_distance
 from refaug.contrast.description import Attribute, Description
+from refaug.contrast.synonyms import wordnet_only
 
 # The kinds a finding can have, in the order of the classifier's features.
 CONTRAST_KINDS: tuple[str, ...] = (
@@ -30,6 +32,8 @@ class Finding(NamedTuple):
     Example:
         >>> str(Finding("spatial", True, "left", "right", "lady"))
         'spatial: left vs right (head: lady)'
+        >>> str(Finding("color", False, "beige", "white", "couch", "CIELAB distance 30.0"))
+        'color: beige ~ white (head: couch; CIELAB distance 30.0)'
     """
 
     kind: str
@@ -37,10 +41,12 @@ class Finding(NamedTuple):
     cluster: str
     candidate: str
     head: str
+    note: str = ""  # what the finding rests on beyond the words: "WordNet", a colour distance, a typo
 
     def __str__(self) -> str:
-        relation = "vs" if self.conflict else "="
-        return f"{self.kind}: {self.cluster} {relation} {self.candidate} (head: {self.head})"
+        relation = "vs" if self.conflict else ("~" if self.kind == "color" and self.note else "=")
+        where = f"head: {self.head}; {self.note}" if self.note else f"head: {self.head}"
+        return f"{self.kind}: {self.cluster} {relation} {self.candidate} ({where})"
 
 
 def _kind(attribute: Attribute) -> str:
@@ -67,7 +73,11 @@ def _head_findings(cluster: Description, candidate: Description) -> list[Finding
     clash = any(frozenset({x, y}) in lx.CLASHING_TAGS for x in cluster.tags for y in candidate.tags)
     if clash and not (cluster.tags & candidate.tags & {"male", "female"} and len(cluster.tags) > 2):
         return [Finding("head", True, a, b, head)]
-    return [Finding("head", False, a, b, head)]
+    shared = cluster.classes & candidate.classes
+    by_wordnet = cluster.heads and candidate.heads and not any(
+        not wordnet_only(x, y) for x in cluster.heads for y in candidate.heads)
+    note = f"WordNet: {'/'.join(sorted(shared))}" if by_wordnet else ""
+    return [Finding("head", False, a, b, head, note)]
 
 
 def _short_for(short: Description, full: Description) -> bool:
@@ -76,30 +86,32 @@ def _short_for(short: Description, full: Description) -> bool:
 
 
 def _color_findings(cluster: dict, candidate: dict, head: str) -> list[Finding]:
-    """Colours per part; a colour without a part ("in red") meets every part's colour."""
-    ours = {k[1]: {a.value for a in v} for k, v in cluster.items() if k[0] == "color"}
-    theirs = {k[1]: {a.value for a in v} for k, v in candidate.items() if k[0] == "color"}
-    if not ours or not theirs:
+    """Colours per part; a colour without a part ("in red") meets every part's colour. The
+    nearest pair of comparable colours decides: the same word agrees, colours within
+    :data:`~refaug.contrast.colors.NEAR_COLOR_DISTANCE` (in CIELAB) agree as near
+    ("beige ~ white"), farther ones conflict."""
+    ours = [a for k, v in cluster.items() if k[0] == "color" for a in v]
+    theirs = [a for k, v in candidate.items() if k[0] == "color" for a in v]
+    pairs = [(a, b) for a in ours for b in theirs if a.key == b.key or not a.key or not b.key]
+    if not pairs:
         return []
-    word = {a.value: a.word for v in (*cluster.values(), *candidate.values()) for a in v if a.kind == "color"}
-    every_ours, every_theirs = set().union(*ours.values()), set().union(*theirs.values())
-    shared = {p for p in ours if p in theirs}
-    compared = False
-    for part in shared:
-        compared = True
-        if ours[part] & theirs[part]:
-            value = sorted(ours[part] & theirs[part])[0]
-            return [Finding("color", False, word[value], word[value], head)]
-    general = ("" in ours) or ("" in theirs)
-    if general:
-        compared = True
-        if every_ours & every_theirs:
-            value = sorted(every_ours & every_theirs)[0]
-            return [Finding("color", False, word[value], word[value], head)]
-    if not compared:
-        return []
-    a, b = sorted(every_ours)[0], sorted(every_theirs)[0]
-    return [Finding("color", True, word[a], word[b], head)]
+    a, b, distance = min(((a, b, _distance(a, b)) for a, b in pairs), key=lambda t: (t[2], t[0].value, t[1].value))
+    if a.value == b.value or distance == 0:
+        return [Finding("color", False, a.word, b.word, head)]
+    note = f"CIELAB distance {distance:.1f}" if distance < float("inf") else ""
+    return [Finding("color", distance > NEAR_COLOR_DISTANCE, a.word, b.word, head, note)]
+
+
+def _distance(a: Attribute, b: Attribute) -> float:
+    lab_a, lab_b = _lab(a.value), _lab(b.value)
+    if lab_a is None or lab_b is None:
+        return 0.0 if lx.color_family(a.value) == lx.color_family(b.value) else float("inf")
+    return round(lab_distance(lab_a, lab_b), 1)
+
+
+def _lab(value: str) -> tuple[float, float, float] | None:
+    shade, _, word = value.rpartition(" ")
+    return color_lab(word, shade)
 
 
 def compare(cluster: Description, candidate: Description) -> list[Finding]:
@@ -113,7 +125,18 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
     circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
     car"). An agreement: the same kind, key and value.
     """
-    return _attribute_findings(cluster, candidate) + _landmark_findings(cluster, candidate)
+    found = _attribute_findings(cluster, candidate) + _landmark_findings(cluster, candidate)
+    fixes = dict(cluster.corrections | candidate.corrections)
+    return [_with_typos(f, fixes) for f in found] if fixes else found
+
+
+def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:
+    """Name the typos a finding's words were read from ("typo: teddt -> teddy")."""
+    words = f" {finding.cluster} {finding.candidate} ".lower()
+    read = [f"typo: {wrong} -> {right}" for wrong, right in sorted(fixes.items()) if f" {right} " in words]
+    if not read:
+        return finding
+    return finding._replace(note="; ".join([finding.note, *read]) if finding.note else "; ".join(read))
 
 
 def _attribute_findings(cluster: Description, candidate: Description) -> list[Finding]:

@@ -22,11 +22,15 @@ Every vocabulary comes from :mod:`refaug.lexicon`, shared with the rewriters.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from spacy.tokens import Doc, Token
 
 from refaug import lexicon as lx
+from refaug.contrast.colors import SHADE_LIGHTNESS, color_lab
 from refaug.contrast.description import _COCO_NAMES, Attribute, Description, Landmark
+from refaug.contrast.synonyms import head_classes, lexicon_class
+from refaug.contrast.typos import correct
 from refaug.data.coco import COCO_CATEGORIES
 
 _NOUN_POS = frozenset({"NOUN", "PROPN"})
@@ -45,16 +49,18 @@ _NEGATORS = frozenset({"not", "no", "n't", "never", "without", "nobody", "none"}
 
 
 def head_class(lemma: str) -> str | None:
-    """The class of a head noun: "person", a COCO category, or None when unknown.
+    """The class of a head noun: "person", a COCO category, or None when unknown (the lexicon's,
+    else one of WordNet's: :func:`refaug.contrast.synonyms.head_classes` gives them all).
 
     Example:
         >>> head_class("guy"), head_class("doughnut"), head_class("thingamajig")
         ('person', 'donut', None)
     """
-    low = lx.SINGULAR_OVERRIDES.get(lemma.lower(), lemma.lower())
-    if low in lx.PERSON_TAGS or low in lx.PERSON_NOUNS:
-        return "person"
-    return lx.HEAD_CATEGORIES.get(low) or _COCO_NAMES.get(low)
+    own = lexicon_class(lemma)
+    if own is not None:
+        return own
+    found = head_classes(lemma)
+    return min(found) if found else None
 
 
 def _head_name(token: Token) -> str:
@@ -108,7 +114,8 @@ def _is_head(token: Token) -> bool:
         # unless it modifies a noun that names the object ("square table").
         modifies_noun = token.dep_ in ("amod", "compound") and token.head.pos_ in _NOUN_POS and (
             not _is_attribute_word(token.head.lower_))
-        return head_class(low) is not None and token.pos_ in ("PRON", "ADJ", "VERB", "X") and (
+        # (The lexicon's class nouns only: WordNet knows a noun sense of most words, "bent".)
+        return lexicon_class(low) is not None and token.pos_ in ("PRON", "ADJ", "VERB", "X") and (
             not modifies_noun)
     return token.pos_ in _NOUN_POS and not _is_attribute_word(low) and not _is_item(token) and (
         low not in lx.COUNT_WORDS)
@@ -147,8 +154,11 @@ def _items(doc: Doc, candidates: set[int]) -> dict[int, str]:
         # "bike no basket", "horse on right, no rider": a noun after the referent's that "no"
         # determines is something the referent lacks.
         lacked = token.i > first and any(c.lower_ == "no" and c.dep_ == "det" for c in token.children)
+        # A person "with" the referent is another object ("motorcycle with man in orange shirt"):
+        # a landmark, whose clothes and colours are its own.
+        person = token.i in candidates and head_class(_lemma(token)) == "person"
         if (_is_item(token) and (governed or token.i not in candidates)) or (
-            governed and _possessed(token, candidates)
+            governed and _possessed(token, candidates) and not person
         ) or lacked:
             lemma = _lemma(token) if token.lower_ not in lx.CLOTHING else token.lower_
             items[token.i] = lx.CLOTHING_SYNONYMS.get(token.lower_) or lx.CLOTHING_SYNONYMS.get(lemma, lemma)
@@ -241,11 +251,14 @@ def _negated(token: Token) -> bool:
     if any(c.lower_ in ("no", "not", "n't", "never") and c.dep_ in ("det", "neg", "advmod")
            for c in token.children):
         return True
+    placed = False  # inside a place phrase ("not playing the game *on right*")
     for ancestor in token.ancestors:
         if ancestor.lower_ == "without":
             return True
+        if ancestor.pos_ == "ADP" and ancestor.lower_ not in lx.POSSESSION_WORDS:
+            placed = True
         if ancestor.pos_ in ("VERB", "AUX") and any(c.dep_ == "neg" for c in ancestor.children):
-            return True
+            return not placed
         if ancestor.pos_ in _NOUN_POS and ancestor.dep_ == "ROOT":
             break
     return False
@@ -253,8 +266,17 @@ def _negated(token: Token) -> bool:
 
 def _leading_not(doc: Doc) -> bool:
     """A text that opens with "not" ("not the one with the hat") negates what follows."""
-    words = [t.lower_ for t in doc if not t.is_punct][:2]
-    return bool(words) and words[0] in ("not", "no") and (len(words) < 2 or words[1] != "one")
+    words = [t for t in doc if not t.is_punct][:2]
+    if not words or words[0].lower_ not in ("not", "no"):
+        return False
+    if len(words) < 2:
+        return True
+    # "not sure what this is ...": the "not" negates the annotator's own words (an adjective or
+    # verb that says nothing of the referent), not the description that follows.
+    second = words[1]
+    remark = second.pos_ in ("ADJ", "VERB", "AUX") and not _is_attribute_word(second.lower_) and (
+        second.lower_ not in lx.POSTURES and second.lower_ not in lx.POSSESSION_WORDS)
+    return second.lower_ != "one" and not remark
 
 
 def _relational(token: Token) -> bool:
@@ -335,8 +357,8 @@ def _positions(doc: Doc, referent: set[int], used: set[int]) -> list[Attribute]:
 def _colors(doc: Doc, referent: set[int], items: dict[int, str]) -> list[Attribute]:
     found = []
     for token in doc:
-        family = lx.color_family(token.lower_)
-        if family is None or token.i not in referent:
+        value = _color_value(token)
+        if value is None or token.i not in referent:
             continue
         if token.lower_ in lx.AMBIGUOUS_COLORS and token.dep_ not in ("amod", "compound", "pobj", "conj"):
             continue
@@ -349,8 +371,32 @@ def _colors(doc: Doc, referent: set[int], items: dict[int, str]) -> list[Attribu
                 ancestor.dep_ != "compound"  # "black t shirt": the shirt's
             ):
                 break
-        found.append(Attribute("color", part, family, not _negated(token), token.text))
+        found.append(Attribute("color", part, value, not _negated(token), _shaded(token)))
     return found
+
+
+def _color_value(token: Token) -> str | None:
+    """A colour's value: the colour word ("beige"), with a shade before it ("dark red"); a shade
+    alone ("dark sheep") where it describes a noun. Compared by :mod:`refaug.contrast.colors`."""
+    low = token.lower_
+    if lx.color_family(low) is not None:
+        prev = token.doc[token.i - 1].lower_ if token.i else ""
+        shade = prev.removesuffix("er") if prev.removesuffix("er") in SHADE_LIGHTNESS else ""
+        return f"{shade} {low}".strip() if color_lab(low) is not None else lx.color_family(low)
+    nxt = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+    base = low.removesuffix("er")
+    if base in SHADE_LIGHTNESS and token.dep_ in ("amod", "compound") and token.head.pos_ in _NOUN_POS and (
+        nxt is None or lx.color_family(nxt.lower_) is None
+    ):
+        return base
+    return None
+
+
+def _shaded(token: Token) -> str:
+    prev = token.doc[token.i - 1] if token.i else None
+    if prev is not None and prev.lower_.removesuffix("er") in SHADE_LIGHTNESS and lx.color_family(token.lower_):
+        return f"{prev.text} {token.text}"
+    return token.text
 
 
 def _patterns(doc: Doc, referent: set[int]) -> list[Attribute]:
@@ -456,12 +502,23 @@ def describe(doc: Doc) -> Description:
         attributes = [a._replace(positive=not a.positive) for a in attributes]
     head_tokens = [doc[primary]] if primary is not None else []
     lemmas = frozenset(_head_name(t) for t in head_tokens)
-    classes = frozenset(c for t in head_tokens if (c := head_class(_head_name(t))) is not None)
-    tags = frozenset().union(*(lx.PERSON_TAGS.get(_lemma(t), frozenset()) for t in head_tokens))
+    classes = frozenset().union(*(head_classes(_head_name(t)) for t in head_tokens))
+    tags = _age_tags(frozenset().union(*(lx.PERSON_TAGS.get(_lemma(t), frozenset()) for t in head_tokens)),
+                     attributes)
     landmarks = frozenset(_landmark(doc, h, heads, items, used) for h in heads
                           if h != primary and doc[h].dep_ != "compound")  # "*teddy* bear"
     return Description(heads=lemmas, classes=classes, tags=tags, attributes=frozenset(attributes),
                        landmarks=landmarks)
+
+
+def _age_tags(tags: frozenset[str], attributes: list[Attribute]) -> frozenset[str]:
+    """A stated age overrides the head's: a "young man" is not an adult, an "old boy" not young."""
+    ages = {a.value for a in attributes if a.kind == "size" and a.key == "age" and a.positive}
+    if "young" in ages:
+        tags = tags - {"adult"}
+    if "adult" in ages:
+        tags = tags - {"young"}
+    return tags
 
 
 def _compound_of(token: Token, head: int) -> bool:
@@ -487,7 +544,7 @@ def _landmark(doc: Doc, head: int, heads: set[int], items: dict[int, str], used:
             (axis, relation), start = lx.RELATIONS[anchor.lower_], anchor.i
     name = _head_name(token)
     return Landmark(axis=axis, relation=relation, head=name, classes=frozenset(
-        c for c in (head_class(name),) if c is not None), tags=lx.PERSON_TAGS.get(_lemma(token), frozenset()),
+        head_classes(name)), tags=lx.PERSON_TAGS.get(_lemma(token), frozenset()),
         attributes=frozenset(attributes), word=doc[start : head + 1].text)
 
 
@@ -509,7 +566,11 @@ def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> 
 
         nlp = load_nlp(disable=("ner",))
     distinct = list(dict.fromkeys(texts))
-    described = {t: describe(doc) for t, doc in zip(distinct, nlp.pipe(distinct, batch_size=batch_size),
-                                                     strict=True)}
+    corrected = [correct(t) for t in distinct]
+    described = {}
+    for t, (_, fixes), doc in zip(distinct, corrected, nlp.pipe([c for c, _ in corrected], batch_size=batch_size),
+                                  strict=True):
+        d = describe(doc)
+        described[t] = replace(d, corrections=frozenset(fixes)) if fixes else d
     return [described[t] for t in texts]
 

@@ -77,6 +77,8 @@ class Description:
         tags: person tags of the heads ("male", "female", "young", "adult").
         attributes: the referent's :class:`Attribute` s.
         landmarks: the other objects it is placed by (:class:`Landmark` s).
+        corrections: the typos read as contrastive words (("teddt", "teddy"), ...),
+            :func:`refaug.contrast.typos.correct`.
     """
 
     heads: frozenset[str] = frozenset()
@@ -84,6 +86,7 @@ class Description:
     tags: frozenset[str] = frozenset()
     attributes: frozenset[Attribute] = field(default_factory=frozenset)
     landmarks: frozenset[Landmark] = field(default_factory=frozenset)
+    corrections: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def union(cls, descriptions: Iterable[Description], *, category: str | None = None) -> Description:
@@ -99,6 +102,7 @@ class Description:
             tags=frozenset().union(*(d.tags for d in descriptions)),
             attributes=frozenset().union(*(d.attributes for d in descriptions)),
             landmarks=frozenset().union(*(d.landmarks for d in descriptions)),
+            corrections=frozenset().union(*(d.corrections for d in descriptions)),
         )
 
     @property

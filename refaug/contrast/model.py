@@ -65,7 +65,8 @@ class ContrastModel:
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, *, c: float = 1.0,
             fitted_on: str = "") -> ContrastModel:
-        """Fit by L2-regularised logistic regression, classes balanced, cosine weight >= 0.
+        """Fit by L2-regularised logistic regression, classes balanced, cosine weight >= 0 and
+        each kind's conflict weight <= 0.
 
         Args:
             features: ``(n, len(FEATURES))``.
@@ -100,8 +101,12 @@ class ContrastModel:
             grad[1:] += params[1:] / c
             return float((sample * value).sum() + (params[1:] ** 2).sum() / (2 * c)), grad
 
-        # The cosine's weight is bounded at 0: more similar never makes "same" less likely.
-        bounds = [(None, None), (0.0, None)] + [(None, None)] * (x.shape[1] - 1)
+        # The cosine's weight is bounded at 0: more similar never makes "same" less likely; and
+        # a conflict's at 0 from above: a stated contradiction never makes "same" more likely
+        # (real data shows some kinds a handful of times, "with a hat" / "without a hat" on 8
+        # pairs of the development file, too few for the sign of a free weight to mean anything).
+        bounds = [(None, None), (0.0, None)] + [
+            (None, 0.0) if name.startswith("conflict:") else (None, None) for name in FEATURES[1:]]
         result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
         coef = result.x[1:] / std
         intercept = float(result.x[0] - (coef * mean).sum())
