@@ -361,6 +361,20 @@ def paraphrase_vs_edit(referents: Sequence[Referent], embedder: Embedder, model:
     the last, edit = each attribute rewrite (:class:`refaug.rewrite.AttributeRewriter`) of the
     cluster's members. Both are scored against the cluster with ``model``.
     """
+    pairs = paraphrase_edit_pairs(referents)
+    cosine = centroid_cosines(pairs, embedder)
+    features, _ = contrast_features(pairs, cosine)
+    result = {}
+    for name, scores in (("centroid", cosine), ("contrast", model.probability(features))):
+        result[name] = _wins(pairs, scores)
+    result["n_objects"] = int((pairs.kinds == "positive").sum())
+    result["n_edits"] = int((pairs.kinds != "positive").sum())
+    return result
+
+
+def paraphrase_edit_pairs(referents: Sequence[Referent]) -> Pairs:
+    """The pairs of :func:`paraphrase_vs_edit`: per object, its paraphrase (kind ``"positive"``)
+    followed by the edits of its cluster (kind ``"same_image"``), as :func:`_wins` reads them."""
     from refaug.rewrite import AttributeRewriter
 
     multi = [r for r in referents if len(r.expressions) >= 2]
@@ -376,15 +390,7 @@ def paraphrase_vs_edit(referents: Sequence[Referent], embedder: Embedder, model:
         for text, kind in [(r.expressions[-1], "positive"), *((e, "same_image") for e in found)]:
             clusters.append(cluster), candidates.append(text), categories.append(r.category)
             kinds.append(kind), images.append(r.image)
-    pairs = Pairs(clusters, candidates, categories, np.array(kinds), np.array(images, dtype=object))
-    cosine = centroid_cosines(pairs, embedder)
-    features, _ = contrast_features(pairs, cosine)
-    result = {}
-    for name, scores in (("centroid", cosine), ("contrast", model.probability(features))):
-        result[name] = _wins(pairs, scores)
-    result["n_objects"] = int((pairs.kinds == "positive").sum())
-    result["n_edits"] = int((pairs.kinds != "positive").sum())
-    return result
+    return Pairs(clusters, candidates, categories, np.array(kinds), np.array(images, dtype=object))
 
 
 def _wins(pairs: Pairs, scores: np.ndarray) -> float:
