@@ -95,8 +95,14 @@ class FakeServer:
                     if isinstance(reply, (int, float)):
                         time.sleep(reply)
                         reply = completion('{"r1": "late"}')
-                    status, headers, text = reply
-                    payload = text.encode()
+                finally:
+                    # Out of flight before the reply is sent: once the client has it, it may
+                    # send its next request before this thread would run a later decrement.
+                    with server.lock:
+                        server.in_flight -= 1
+                status, headers, text = reply
+                payload = text.encode()
+                try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
@@ -106,9 +112,6 @@ class FakeServer:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
                     pass
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
         return Handler
 
