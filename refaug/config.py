@@ -32,6 +32,7 @@ from refaug.rewrite.registry import REWRITER_NAMES
 if TYPE_CHECKING:
     from refaug.clusters import ClusterMethod
     from refaug.data.refer import OnError
+    from refaug.mining.guards import Selection
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,17 +42,22 @@ else:  # pragma: no cover - Python 3.10
 Source = Literal["synthetic", "refer", "disk"]
 DATA_SOURCES: tuple[str, ...] = get_args(Source)
 
+ExecutorName = Literal["local", "ray"]
+EXECUTORS: tuple[str, ...] = get_args(ExecutorName)
+
 SOURCE_OPTIONS: dict[str, str] = {"refer": "refer_root", "disk": "disk_path"}
 """The field that selects each source besides the synthetic one (``--refer-root``, ``--disk-path``)."""
 
 FIELD_CHOICES: dict[str, str] = {
     "source": "refaug.config:DATA_SOURCES",
+    "executor": "refaug.config:EXECUTORS",
     "dataset": "refaug.data.refer:SPLIT_BYS",
     "on_error": "refaug.data.refer:OnError",
     "backend": "refaug.views.backends:BACKEND_MODULES",
     "rewriters": "refaug.rewrite.registry:REWRITER_NAMES",
     "method": "refaug.clusters:CLUSTER_METHODS",
     "mining_sources": "refaug.mining:SOURCES",
+    "selection": "refaug.mining:SELECTIONS",
 }
 """The registry that holds each closed field's valid values (``module:name``), imported only
 when a config is checked or the CLI is built: the cluster and mining registries cost torch."""
@@ -92,7 +98,7 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "template": FieldHelp("views", "the prompt template (refaug prompts list)", "NAME"),
     "view_batch_size": FieldHelp("views", "requests per backend call", "N"),
     "max_retries": FieldHelp("views", "retries of a failed request", "N"),
-    "rewriters": FieldHelp("rewrite", "{choices}; none skips it", "NAME"),
+    "rewriters": FieldHelp("rewrite", "{choices}", "NAME"),
     "max_per_text": FieldHelp("rewrite", "distractors per rewriter and text", "N"),
     "embedder": FieldHelp("judge", "sentence encoder: a name or a path", "MODEL", "all-MiniLM-L6-v2"),
     "embed_batch_size": FieldHelp("judge", "texts per encoder batch", "N"),
@@ -102,10 +108,15 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "mining_sources": FieldHelp("mine", "candidates", "NAME"),
     "same_class": FieldHelp("mine", "cross-image candidates of the same category only"),
     "max_similarity": FieldHelp("mine", "drop candidates above this cosine to the centroid", "X", "off"),
-    "relative_margin": FieldHelp("mine", "drop candidates within this margin of the members", "X"),
+    "relative_margin": FieldHelp("mine", "drop unproven candidates this close to the members", "X"),
+    "require_verified": FieldHelp("mine", "keep only proven negatives (their verified_by)"),
+    "selection": FieldHelp("mine", "{choices}; sam3: floor + shared attribute", "NAME"),
+    "similarity_floor": FieldHelp("mine", "the sam3 selection's cosine floor", "X"),
     "diversity": FieldHelp("mine", "weight of diversity in the ranking", "X"),
     "out": FieldHelp("output", "the run folder", "DIR"),
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
+    "executor": FieldHelp("output", "where the stages run (ray: on Ray Data): {choices}", "NAME"),
+    "ray_address": FieldHelp("output", "the Ray cluster to join, or auto", "ADDR", "a local Ray"),
 }
 """Each field's option help, grouped; the docstring of :class:`RunConfig` says the same at length."""
 
@@ -131,12 +142,17 @@ class RunConfig:
         rewriters, max_per_text: the rewrite stage (defaults every registered rewriter and
             8; empty ``rewriters`` skips it).
         embedder, embed_batch_size: the sentence encoder (defaults None: all-MiniLM-L6-v2, 128).
-        method, threshold: the cluster judgement (defaults ``centroid`` and None: the method's
+        method, threshold: the cluster judgement (defaults ``contrast`` and None: the method's
             calibrated default, see refaug.clusters.DEFAULT_THRESHOLDS).
-        num_negatives, mining_sources, same_class, max_similarity, relative_margin, diversity:
-            mining (defaults 30, every source, False, None, 0.05, 0.0).
+        num_negatives, mining_sources, same_class, max_similarity, relative_margin, require_verified,
+            selection, similarity_floor, diversity: mining (defaults 30, every source, False, None,
+            0.05, True, ``verified``, 0.60, 0.0; see refaug.mining.mine_hard_negatives).
         out: the run folder (default ``runs/refaug``).
         to_refer: also export a refer-toolkit folder to ``<out>/refer`` (default False).
+        executor, ray_address: how batch stages run: ``local`` (one process, the default) or
+            ``ray`` (Ray Data over a cluster, ``refaug[ray]``), and the cluster to join (default
+            None: a local Ray; ``auto``: the running cluster). Neither is in any stage's
+            fingerprint: both executors write the same rows, so a run may resume on the other.
         extra: free-form notes kept with the config (default empty).
 
     Raises:
@@ -170,19 +186,25 @@ class RunConfig:
     # embed, classify, mine
     embedder: str | None = None
     embed_batch_size: int = 128
-    method: ClusterMethod = "centroid"
+    method: ClusterMethod = "contrast"
     threshold: float | None = None
     num_negatives: int = 30
-    # refaug.mining.SOURCES and refaug.mining.DEFAULT_RELATIVE_MARGIN: written out because
-    # importing refaug.mining costs torch; tests/test_config.py checks they agree.
+    # refaug.mining.SOURCES, DEFAULT_RELATIVE_MARGIN and DEFAULT_SIMILARITY_FLOOR: written out
+    # because importing refaug.mining costs torch; tests/test_config.py checks they agree.
     mining_sources: tuple[str, ...] = ("same_image", "cross_image", "distractors")
     same_class: bool = False
     max_similarity: float | None = None
     relative_margin: float | None = 0.05
+    require_verified: bool = True
+    selection: Selection = "verified"
+    similarity_floor: float = 0.60
     diversity: float = 0.0
     # publish
     out: str = "runs/refaug"
     to_refer: bool = False
+    # how the stages run
+    executor: ExecutorName = "local"
+    ray_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

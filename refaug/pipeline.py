@@ -245,10 +245,13 @@ class Pipeline:
             show = logging.getLogger("refaug").getEffectiveLevel() <= logging.WARNING
         source = "the dataset given to Pipeline.run" if dataset is not None else self.config.source_description()
         self.out.mkdir(parents=True, exist_ok=True)
-        with _run_log(self.out / "run.log"), library_progress_bars_off():
-            logger.info("run: %s -> %s", source, self.out)
+        from refaug.executors import get_executor
+
+        with _run_log(self.out / "run.log"), library_progress_bars_off(), \
+                get_executor(self.config.executor, address=self.config.ray_address) as executor:
+            logger.info("run: %s -> %s (executor %s)", source, self.out, executor.name)
             self._record()
-            context = RunContext(out=self.out, show_progress=show)
+            context = RunContext(out=self.out, show_progress=show, executor=executor)
             ds, records = self._run_stages(dataset, context)
             published = self._publish(ds, context, records)
         return RunResult(out=self.out, dataset=published, stages=records, stats=context.stats, source=source)

@@ -119,7 +119,22 @@ def dataset_card(dd: DatasetDict, info: PublishInfo) -> str:
         lines.append(f"| {name} | {len(ds)} | {views} | {negatives} |")
     lines += ["", "| negative kind | kept |", "| --- | ---: |"]
     lines += [f"| {kind} | {n} |" for kind, n in sorted(kinds.items())] or ["| none | 0 |"]
+    verified = verification_counts(dd)
+    if verified:
+        lines += ["", "What proves each negative is not the referent (`verified_by`; `none`: nothing):", "",
+                  "| verified_by | negatives |", "| --- | ---: |"]
+        lines += [f"| {name} | {n} |" for name, n in verified.most_common()]
     return "\n".join(lines) + "\n"
+
+
+def verification_counts(dd: DatasetDict) -> Counter:
+    """Kept negatives per ``verified_by`` over all splits (``none`` for rows written before the field)."""
+    counts: Counter = Counter()
+    for ds in dd.values():
+        if "hard_negatives" in ds.column_names:
+            for items in ds["hard_negatives"]:
+                counts.update(item.get("verified_by") or "none" for item in items or ())
+    return counts
 
 
 # ---------------------------------------------------------------- save and upload
@@ -292,7 +307,7 @@ def _source_files(refer_root: str | Path | None, dataset_name: str, split_by: st
 
 
 def _negatives_sidecar(rows: dict[int, dict]) -> dict[str, list[dict]]:
-    keep = ("text", "kind", "detail", "similarity", "score", "origin", "reason", "score_parts")
+    keep = ("text", "kind", "detail", "similarity", "score", "origin", "reason", "score_parts", "verified_by")
     return {
         str(ref_id): [{k: n.get(k) for k in keep} for n in row.get("hard_negatives") or ()]
         for ref_id, row in rows.items()
@@ -316,7 +331,7 @@ def to_refer(
     extra sentences with new unique ``sent_id``s, ``raw``/``sent``/``tokens`` filled as the
     refer toolkit does, and a ``view`` field naming the perspective (absent on originals).
     Kept negatives go to a sidecar ``hard_negatives(<split_by>).json`` keyed by ``ref_id``,
-    in rank order (text, kind, detail, similarity, score, origin, reason, score_parts); ``load_refer`` on
+    in rank order (text, kind, detail, similarity, score, origin, reason, score_parts, verified_by); ``load_refer`` on
     the exported folder reads them back into a ``hard_negatives`` column.
 
     Args:

@@ -26,10 +26,28 @@ CandidateKind = Literal[
     "attribute",
     "negation",
     "role_reversal",
+    "type",
+    "state",
     "llm_proposal",
     "no_target",
 ]
 CANDIDATE_KINDS: tuple[str, ...] = get_args(CandidateKind)
+
+Verification = Literal["same_image", "edit", "conflict", "conflict_view", "category", "none"]
+"""Why a kept negative is known not to be the referent (:attr:`HardNegative.verified_by`):
+
+- ``same_image``: an expression of another annotated object of the referent's image;
+- ``edit``: a rewrite of one of the referent's own (human) expressions whose edit the parse
+  states as a conflict with them;
+- ``conflict``: a stated conflict with the referent's human expressions (named as in
+  :meth:`refaug.clusters.ClusterClassifier.explain`);
+- ``conflict_view``: a stated conflict with the machine-written views only (a wrong view makes
+  a wrong negative);
+- ``category``: an expression of an object of another dataset category;
+- ``none``: nothing proves it (kept only when mining does not require verification).
+"""
+VERIFICATIONS: tuple[str, ...] = get_args(Verification)
+UNVERIFIED = "none"
 
 PERSPECTIVES: tuple[str, ...] = ("appearance", "action", "spatial")
 VIEW_FIELDS: tuple[str, ...] = (*PERSPECTIVES, "alternative")
@@ -219,6 +237,8 @@ class HardNegative:
             ``uncertainty`` (how close the user's model scored it to the positives),
             ``diversity`` (mean distance to the referent's other chosen negatives) and
             ``model_score`` (the model's raw score); None where a part was not computed.
+        verified_by: what proves it is not the referent, one of :data:`VERIFICATIONS`
+            (default ``"none"``).
     """
 
     text: str
@@ -229,11 +249,17 @@ class HardNegative:
     score: float
     reason: str
     score_parts: dict[str, float | None] | None = None
+    verified_by: str = UNVERIFIED
+
+    def __post_init__(self) -> None:
+        if self.verified_by not in VERIFICATIONS:
+            valid = ", ".join(VERIFICATIONS)
+            raise ValueError(f"HardNegative verified_by={self.verified_by!r} is not valid; choose one of {valid}")
 
     @classmethod
     def from_candidate(
         cls, candidate: Candidate, *, similarity: float, score: float, reason: str,
-        score_parts: dict[str, float | None] | None = None,
+        score_parts: dict[str, float | None] | None = None, verified_by: str = UNVERIFIED,
     ) -> HardNegative:
         return cls(
             text=candidate.text,
@@ -244,6 +270,7 @@ class HardNegative:
             score=float(score),
             reason=reason,
             score_parts=score_parts,
+            verified_by=verified_by,
         )
 
     @property
@@ -258,6 +285,7 @@ class HardNegative:
         values = {f.name: row.get(f.name) for f in fields(cls)}
         values["similarity"] = float(values["similarity"])
         values["score"] = float(values["score"])
+        values["verified_by"] = values["verified_by"] or UNVERIFIED  # rows written before the field
         return cls(**values)
 
 
@@ -295,6 +323,7 @@ HARD_NEGATIVE_FEATURE = {
     "score": Value("float32"),
     "reason": Value("string"),
     "score_parts": {part: Value("float32") for part in SCORE_PARTS},
+    "verified_by": Value("string"),
 }
 
 REFERENT_FEATURES = Features(
@@ -317,6 +346,8 @@ ROW_FEATURES = Features(
         **REFERENT_FEATURES,
         "views": VIEWS_FEATURE,
         "hard_negatives": List(HARD_NEGATIVE_FEATURE),
+        # how many of the row's hard negatives are verified (verified_by other than "none")
+        "num_verified": Value("int32"),
     }
 )
 
@@ -343,7 +374,13 @@ class Row:
         row = self.referent.to_row()
         row["views"] = self.views.to_row() if self.views is not None else None
         row["hard_negatives"] = [n.to_row() for n in self.hard_negatives]
+        row["num_verified"] = self.num_verified
         return row
+
+    @property
+    def num_verified(self) -> int:
+        """How many of the hard negatives something proves (``verified_by`` other than ``"none"``)."""
+        return sum(n.verified_by != UNVERIFIED for n in self.hard_negatives)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Row:

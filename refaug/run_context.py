@@ -21,6 +21,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from refaug.config import RunConfig
+from refaug.executors import Executor, LocalExecutor
 
 StageFn = Callable[[Dataset | None, RunConfig, "RunContext"], Dataset | None]
 
@@ -33,7 +34,7 @@ REWRITE_FIELDS = ("rewriters", "max_per_text", "seed")
 EMBED_FIELDS = ("embedder",)
 CLASSIFY_FIELDS = ("method", "threshold")
 MINE_FIELDS = ("num_negatives", "mining_sources", "same_class", "max_similarity", "relative_margin",
-               "diversity", "seed")
+               "require_verified", "selection", "similarity_floor", "diversity", "seed")
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,15 @@ class RunContext:
         show_progress: whether stages may show progress bars (False under ``--quiet``).
         progress: the running stage's bar, set by the runner (None outside a stage, or when
             the stage shows its own).
+        executor: how stages apply their batch work (default :class:`LocalExecutor`: this
+            process; the runner passes the one ``config.executor`` names).
     """
 
     out: Path
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     show_progress: bool = True
     progress: StageProgress | None = None
+    executor: Executor = field(default_factory=LocalExecutor)
 
     @property
     def cache(self) -> Path:

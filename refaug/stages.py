@@ -92,7 +92,7 @@ def views_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
         max_retries=config.max_retries,
         cache_dir=context.cache / "views",
     )
-    out = generator.run(ds, show_progress_bar=context.show_progress)
+    out = context.executor.generate_views(ds, generator, show_progress_bar=context.show_progress)
     report = generator.report
     context.stats["views"] = {
         "referents": len(out),
@@ -115,13 +115,14 @@ def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datase
     if not config.rewriters:
         return ds.add_column("distractors", [[] for _ in range(len(ds))], feature=List(CANDIDATE_FEATURE))
     rewriters = build_rewriters(config)
-    out = ds.map(rewriters, batched=True, batch_size=512, desc="rewrite",
-                 features=rewriters.output_features(ds.features))
+    out, counts = context.executor.map_batches(ds, rewriters, batch_size=512, desc="rewrite",
+                                               features=rewriters.output_features(ds.features),
+                                               counters=rewrite_counters)
     kinds = Counter(c["kind"] for row in out["distractors"] for c in row)
-    # map (num_proc=1) calls this very instance, so its counters cover the dataset; when the
-    # datasets cache served the map, nothing ran and the failures are unknown (None).
-    ran = rewriters.batches_seen > 0 or len(ds) == 0
-    failed = rewriters.failure_counts() if ran else None
+    # the counters sum every worker's copy; when the datasets cache served the map, nothing
+    # ran and the failures are unknown (None).
+    ran = counts["batches"] > 0 or len(ds) == 0
+    failed = {r.kind: counts[f"failed:{r.kind}"] for r in rewriters.rewriters} if ran else None
     if failed and sum(failed.values()):
         logger.warning("rewrite: %d texts raised in a rewriter and got no distractors from it (%s); "
                        "each is named above", sum(failed.values()), failed)
@@ -129,6 +130,12 @@ def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datase
                                 "failed_texts": None if failed is None else sum(failed.values()),
                                 "failed_by_kind": failed}
     return out
+
+
+def rewrite_counters(rewriters) -> dict[str, int]:
+    """The batches a :class:`~refaug.rewrite.Rewriters` copy rewrote and, per kind, its failed texts."""
+    return {"batches": rewriters.batches_seen,
+            **{f"failed:{kind}": n for kind, n in rewriters.failure_counts().items()}}
 
 
 def _cluster(row: dict[str, Any]) -> list[str]:
@@ -145,7 +152,7 @@ def embed_stage(ds: Dataset, config: RunConfig, context: RunContext) -> None:
         texts.update(_cluster(row))
         texts.update(c["text"] for c in row.get("distractors") or ())
     embedder = build_embedder(config, context)
-    embedder.encode(sorted(texts))
+    context.executor.embed(embedder, sorted(texts))
     context.stats["embed"] = {"distinct_texts": len(texts), "model": embedder.model_name}
     return None
 
@@ -185,15 +192,15 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
 
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
-    """Hard negatives per split (no negative crosses a split boundary)."""
+    """Hard negatives per split (no negative crosses a split boundary); the per-kind report in the stats."""
     from refaug.clusters import ClusterClassifier
     from refaug.mining import mine_hard_negatives
 
     embedder = build_embedder(config, context)
-    parts, reports = [], []
+    parts, report = [], None
     for split in sorted(set(ds["split"])):
         part = ds.filter(lambda s, split=split: s == split, input_columns="split")
-        mined = mine_hard_negatives(
+        mined, found = mine_hard_negatives(
             part,
             embedder=embedder,
             num_negatives=config.num_negatives,
@@ -202,19 +209,26 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
             classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
             max_similarity=config.max_similarity,
             relative_margin=config.relative_margin,
+            require_verified=config.require_verified,
+            selection=config.selection,
+            similarity_floor=config.similarity_floor,
             diversity=config.diversity,
             seed=config.seed,
             output_format="nested",
             show_progress_bar=None if context.show_progress else False,
+            return_report=True,
         )
         parts.append(mined)
-        reports.append(getattr(mined, "info", None))
+        report = found if report is None else report.merge(found)
     out = concatenate_datasets(parts)
     kept = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
-    # The rewriters' candidates by kind (same-image and cross-image ones come from the search
-    # and have no count of their own).
-    proposed = Counter(c["kind"] for row in (ds["distractors"] if "distractors" in ds.column_names else [])
-                       for c in row or ())
+    by_kind = report.to_dict()["kinds"] if report is not None else {}
+    dropped: Counter = Counter()
+    for part in by_kind.values():
+        dropped.update(part["dropped"])
     context.stats["mine"] = {"kept": sum(kept.values()), "kept_by_kind": dict(kept),
-                             "candidates_by_kind": dict(proposed)}
+                             "candidates_by_kind": {k: v["candidates"] for k, v in by_kind.items()},
+                             "verified": sum(out["num_verified"]), "by_kind": by_kind, "dropped": dict(dropped),
+                             "short": report.short if report else 0,
+                             "short_verified": report.short_verified if report else 0}
     return out

@@ -138,7 +138,7 @@ def test_closed_fields_are_checked_against_their_registries():
 def test_defaults_and_choices_are_the_registries():
     from refaug.clusters import CLUSTER_METHODS
     from refaug.config import FIELD_CHOICES, FIELD_HELP, OPTION_GROUPS, field_choices
-    from refaug.mining import DEFAULT_RELATIVE_MARGIN, SOURCES
+    from refaug.mining import DEFAULT_RELATIVE_MARGIN, DEFAULT_SIMILARITY_FLOOR, SELECTIONS, SOURCES
     from refaug.rewrite.registry import REWRITER_NAMES
     from refaug.views.backends import BACKEND_MODULES
 
@@ -146,6 +146,9 @@ def test_defaults_and_choices_are_the_registries():
     assert config.rewriters == REWRITER_NAMES
     assert config.mining_sources == SOURCES
     assert config.relative_margin == DEFAULT_RELATIVE_MARGIN
+    assert config.similarity_floor == DEFAULT_SIMILARITY_FLOOR
+    assert field_choices("selection") == SELECTIONS and config.selection == SELECTIONS[0]
+    assert config.method == "contrast" and config.require_verified
     assert field_choices("method") == CLUSTER_METHODS
     assert field_choices("backend") == tuple(BACKEND_MODULES)
     assert field_choices("on_error") == ("raise", "skip")

@@ -112,17 +112,25 @@ def negatives_of(row):
 def test_nested_output_has_declared_features_and_keeps_the_rules(scenes, embedder):
     out = mine_hard_negatives(scenes, embedder=embedder, num_negatives=6)
     assert out.features["hard_negatives"] == List(HARD_NEGATIVE_FEATURE)
-    assert out.column_names[:-1] == scenes.column_names and len(out) == len(scenes)
+    assert out.column_names[:-2] == scenes.column_names and len(out) == len(scenes)
+    assert out.column_names[-2:] == ["hard_negatives", "num_verified"]
+    assert out["num_verified"] == [sum(n["verified_by"] != "none" for n in r) for r in out["hard_negatives"]]
     images = dict(zip(scenes["referent_id"], scenes["image_id"], strict=True))
-    cutoff = ClusterClassifier("centroid").threshold
+
+    def tier(n):  # the ranking's tiers: same image and own edits, same class, other category, unverified
+        if n.verified_by == "none":
+            return 3
+        return 2 if n.verified_by == "category" else int(n.kind in ("same_class", "cross_image"))
+
     for row in out:
         negs = negatives_of(row)
         assert 0 < len(negs) <= 6
         own = {normalize_text(t) for t in cluster_texts(row)}
         assert all(n.kind in CANDIDATE_KINDS for n in negs)
         assert all(normalize_text(n.text) not in own for n in negs)
-        assert all(n.similarity < cutoff and n.reason.startswith("sim ") for n in negs)
-        assert [n.score for n in negs] == sorted((n.score for n in negs), reverse=True)
+        assert all(n.reason.startswith("p_same ") and n.verified_by != "none" for n in negs)
+        ranks = [(tier(n), -n.score) for n in negs]
+        assert ranks == sorted(ranks)
         for n in negs:
             same = images[n.origin] == row["image_id"]
             assert same == (n.kind == "same_image")
@@ -143,8 +151,19 @@ def test_same_image_only(scenes, embedder):
 
 
 def test_cross_image_agrees_with_brute_force(scenes, embedder):
-    out = mine_hard_negatives(scenes, embedder=embedder, num_negatives=5, sources=("cross_image",),
-                              threshold=1.5, relative_margin=None)
+    """The source's two searches (same class, other categories) together hold the exact nearest texts."""
+    from refaug.mining.corpus import prepare
+    from refaug.mining.sources.base import SourceContext
+    from refaug.mining.sources.cross_image import CrossImageSource
+
+    source = CrossImageSource()
+    data = prepare(scenes, embedder, include_expressions=True, sources=[source])
+    source.prepare(data, SourceContext(num_negatives=5, same_class=False, centroid_based=True,
+                                       ceiling=np.full(data.n, np.inf, np.float32), search="torch",
+                                       precision="auto", chunk_size=64, corpus_chunk_size=128, device=None,
+                                       show_progress_bar=False))
+    found = source.candidates(0, data.n)
+    assert set(found.kind.tolist()) <= {CANDIDATE_KINDS.index("same_class"), CANDIDATE_KINDS.index("cross_image")}
     rows = scenes.to_list()
     owner = {}
     for row in rows:
@@ -152,14 +171,14 @@ def test_cross_image_agrees_with_brute_force(scenes, embedder):
             owner.setdefault(t, row["image_id"])
     corpus = list(owner)
     vectors = embedder.encode(corpus)
-    for row, mined in zip(rows[:25], out.select(range(25)), strict=True):
+    for r, row in enumerate(rows[:25]):
         centroid = embedder.encode(row["expressions"]).mean(axis=0)
         centroid /= np.linalg.norm(centroid)
         sims = vectors @ centroid
-        own = {normalize_text(t) for t in row["expressions"]}
-        ranked = [corpus[i] for i in np.argsort(-sims)
-                  if owner[corpus[i]] != row["image_id"] and normalize_text(corpus[i]) not in own]
-        assert [n["text"] for n in mined["hard_negatives"]] == ranked[:5]
+        ranked = [corpus[i] for i in np.argsort(-sims) if owner[corpus[i]] != row["image_id"]]
+        mine = found.row == r
+        order = np.argsort(-found.sim[mine], kind="stable")
+        assert [data.texts[v] for v in found.vocab[mine][order][:5]] == ranked[:5]
 
 
 def test_guards_drop_and_log(scenes, embedder, caplog):
@@ -215,8 +234,9 @@ def test_derive_categories_from_head_nouns():
 
 
 def test_diversity_spreads_the_negatives(scenes, embedder):
-    plain = mine_hard_negatives(scenes, embedder=embedder, num_negatives=8, threshold=0.9)
-    diverse = mine_hard_negatives(scenes, embedder=embedder, num_negatives=8, threshold=0.9,
+    # One source, one ranking tier (same image): the greedy choice is the only difference.
+    plain = mine_hard_negatives(scenes, embedder=embedder, num_negatives=4, sources=("same_image",))
+    diverse = mine_hard_negatives(scenes, embedder=embedder, num_negatives=4, sources=("same_image",),
                                   diversity=1.0)
 
     def mean_pairwise(ds):
@@ -312,7 +332,10 @@ def test_scale_memory_is_bounded(tmp_path):
     ds = Dataset.from_dict({"image_id": [i // 4 for i in range(n)],
                             "expressions": [[f"text {i} {j}" for j in range(3)] for i in range(n)]})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = mine_hard_negatives(ds, embedder=RandomEmbedder(), num_negatives=10, threshold=0.99,
+    # Random texts state nothing and have no category: nothing verifies them, so the scale of
+    # the search is measured with the unverified ranking (and the centroid cut-off).
+    out = mine_hard_negatives(ds, embedder=RandomEmbedder(), num_negatives=10, require_verified=False,
+                              classifier=ClusterClassifier("centroid", threshold=0.99),
                               chunk_size=1024, corpus_chunk_size=16384)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert len(out) == n and all(len(r) == 10 for r in out["hard_negatives"][:100])

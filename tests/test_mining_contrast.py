@@ -53,15 +53,18 @@ def test_conflicts_are_kept_and_explained(embedder, caplog):
     assert "guy in blue" in men and "color: red vs blue (head: " in men["guy in blue"]["reason"]
 
 
-def test_contrast_keeps_what_the_centroid_threshold_drops(embedder):
+def test_proof_keeps_what_the_centroid_threshold_would_drop(embedder):
+    """Once the centroid cut-off dropped the hard same-image texts; a proof now overrules it."""
     centroid = mine_hard_negatives(_scene(), embedder=embedder, num_negatives=10,
                                    classifier=ClusterClassifier("centroid", embedder=embedder),
                                    sources=("same_image", "distractors"))
     contrast = mine_hard_negatives(_scene(), embedder=embedder, num_negatives=10,
                                    classifier=ClusterClassifier("contrast", embedder=embedder),
                                    sources=("same_image", "distractors"))
-    lost = set(_negatives(contrast, "a")) - set(_negatives(centroid, "a"))
-    assert lost, "the contrast classifier should keep hard conflicts the cosine threshold drops"
+    by_centroid = _negatives(centroid, "a")
+    assert {"right lady", "woman on the right in black", "right lady in white"} <= set(by_centroid)
+    assert by_centroid["right lady"]["verified_by"] == "same_image"
+    assert set(_negatives(contrast, "a")) == set(by_centroid)
     kept = _negatives(contrast, "a")
     hardest = max(kept.values(), key=lambda n: n["similarity"])
     assert "vs" in hardest["reason"]  # the hardest kept negative is a conflict
@@ -72,7 +75,7 @@ def test_conflicts_pass_the_relative_margin(embedder, caplog):
     clf = ClusterClassifier("contrast", embedder=embedder)
     mine_hard_negatives(_scene(), embedder=embedder, classifier=clf, num_negatives=10,
                         sources=("same_image", "distractors"), relative_margin=0.5)
-    assert "because the contrast classifier found a conflict" in caplog.text
+    assert "relative_margin would drop, because proven negative" in caplog.text
 
 
 def test_category_stands_in_for_a_missing_head(embedder):

@@ -60,7 +60,9 @@ def _with_results(dd: DatasetDict) -> DatasetDict:
             negatives.append(_negatives(counter))
             counter += 1
         ds = ds.add_column("views", views, feature=VIEWS_FEATURE)
-        ds = ds.add_column("hard_negatives", negatives).cast(ROW_FEATURES)
+        ds = ds.add_column("hard_negatives", negatives)
+        ds = ds.add_column("num_verified", [sum(n.get("verified_by", "none") != "none" for n in row)
+                                            for row in negatives]).cast(ROW_FEATURES)
         out[name] = ds
     return DatasetDict(out)
 

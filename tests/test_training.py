@@ -389,7 +389,7 @@ def _published_rows(image_dir=None) -> list[dict]:
         ]
         if k == 1:  # a false negative (its own expression) and a repeat: both must be skipped
             negatives = [_negative(own.upper()), _negative("repeat me"), _negative("repeat  me")]
-        rows.append(dict(row, views=_views(k), hard_negatives=negatives))
+        rows.append(dict(row, views=_views(k), hard_negatives=negatives, num_verified=0))
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,9 @@ from refaug.clusters import CLUSTER_METHODS, CRITERIA, ClusterClassifier
 from refaug.embed import Embedder
 from refaug.mining import (
     DEFAULT_RELATIVE_MARGIN,
+    DEFAULT_SIMILARITY_FLOOR,
     OUTPUT_FORMATS,
+    SELECTIONS,
     Weights,
     mine_hard_negatives,
     mine_rounds,
@@ -67,7 +70,8 @@ def _cli_mine(args: Any) -> int:
         scorer = scorer_from_spec(args.scorer, threshold=args.scorer_threshold)
     options = dict(embedder=embedder, classifier=classifier, sources=tuple(args.sources),
                    same_class=args.same_class, max_similarity=args.max_similarity,
-                   relative_margin=args.relative_margin, seed=args.seed)
+                   relative_margin=args.relative_margin, require_verified=args.require_verified,
+                   selection=args.selection, similarity_floor=args.similarity_floor, seed=args.seed)
     dataset = _cli_dataset(args)
     if args.rounds:
         if scorer is None:
@@ -87,7 +91,9 @@ def _cli_mine(args: Any) -> int:
     print(f"wrote {len(out)} rows ({', '.join(out.column_names)}) to {args.out}")
     if args.format == "nested" or args.rounds:
         kinds = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
+        verified = Counter(n["verified_by"] for row in out["hard_negatives"] for n in row)
         print("negatives by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+        print("negatives by verified_by: " + ", ".join(f"{k} {v}" for k, v in verified.most_common()))
     return 0
 
 
@@ -110,7 +116,8 @@ def _common_cli_options(parser: Any) -> None:
     parser.add_argument("dataset", nargs="?", help="a datasets.save_to_disk folder of referent rows")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N",
                         help="use N generated synthetic scenes instead of a dataset")
-    parser.add_argument("--method", default="centroid", choices=CLUSTER_METHODS)
+    parser.add_argument("--method", default="contrast", choices=CLUSTER_METHODS,
+                        help="the cluster judgement (default: contrast)")
     parser.add_argument("--model", default=None, help="sentence-transformers model (default all-MiniLM-L6-v2)")
     parser.add_argument("--cache-dir", default=None, help="embedding cache folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -128,6 +135,14 @@ def register(subparsers: Any) -> None:
     mine.add_argument("--threshold", type=float, default=None)
     mine.add_argument("--max-similarity", type=float, default=None)
     mine.add_argument("--relative-margin", type=float, default=DEFAULT_RELATIVE_MARGIN)
+    mine.add_argument("--require-verified", action=argparse.BooleanOptionalAction, default=True,
+                      help="keep only negatives something proves: same image, own edit, stated conflict, "
+                           "other category (default: on)")
+    mine.add_argument("--selection", default="verified", choices=SELECTIONS,
+                      help="sam3: cross-image negatives must also reach --similarity-floor and share an "
+                           "attribute besides the conflict (default: verified)")
+    mine.add_argument("--similarity-floor", type=float, default=DEFAULT_SIMILARITY_FLOOR,
+                      help=f"the sam3 selection's floor on the centroid cosine (default: {DEFAULT_SIMILARITY_FLOOR})")
     mine.add_argument("--diversity", type=float, default=0.0)
     mine.add_argument("--format", default="nested", choices=OUTPUT_FORMATS)
     mine.add_argument("--classifier", default=None,

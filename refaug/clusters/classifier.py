@@ -46,7 +46,7 @@ class ClusterClassifier:
     """Judge candidates against a cluster of expressions.
 
     Args:
-        method: ``"centroid"``, ``"radius"``, ``"nearest"`` or ``"contrast"``
+        method: ``"contrast"`` (the default), ``"centroid"``, ``"radius"`` or ``"nearest"``
             (:data:`refaug.clusters.CLUSTER_METHODS`; each one's module says what it does).
         threshold: the similarity below which a candidate is a negative; None takes the
             calibrated default of the method. For ``"radius"`` it is the cut-off of a
@@ -69,7 +69,7 @@ class ClusterClassifier:
 
     def __init__(
         self,
-        method: ClusterMethod = "centroid",
+        method: ClusterMethod = "contrast",
         *,
         threshold: float | None = None,
         margin: float = DEFAULT_RADIUS_MARGIN,

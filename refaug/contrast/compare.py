@@ -142,10 +142,13 @@ def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:
 def _attribute_findings(cluster: Description, candidate: Description) -> list[Finding]:
     head = cluster.head
     findings = _head_findings(cluster, candidate)
-    ours, theirs = _by_key(cluster.attributes, positive=True), _by_key(candidate.attributes, positive=True)
+    # Sorted: the attributes are sets, and the first of several values names a finding; a
+    # set's order changes with the process's hash seed, a sorted list does not.
+    stated, offered = sorted(cluster.attributes), sorted(candidate.attributes)
+    ours, theirs = _by_key(stated, positive=True), _by_key(offered, positive=True)
     findings += _color_findings(ours, theirs, head)
-    findings += _ordinal_findings(cluster.attributes, candidate.attributes, head)
-    findings += _extreme_findings(cluster.attributes, candidate.attributes, head)
+    findings += _ordinal_findings(stated, offered, head)
+    findings += _extreme_findings(stated, offered, head)
     for key, values in theirs.items():
         if key[0] in ("color", "ordinal", "extreme") or key not in ours:
             continue
@@ -231,12 +234,12 @@ def _extreme_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], he
 def _polarity_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
     """The same value with and without a negation ("with a hat" vs "without a hat")."""
     found = []
-    ours = {(a.kind, a.key, a.value): a for a in cluster.attributes}
-    for a in candidate.attributes:
+    ours = {(a.kind, a.key, a.value): a for a in sorted(cluster.attributes)}
+    for a in sorted(candidate.attributes):
         other = ours.get((a.kind, a.key, a.value))
         if other is not None and other.positive != a.positive and not any(
             b.positive == a.positive and (b.kind, b.key, b.value) == (a.kind, a.key, a.value)
-            for b in cluster.attributes
+            for b in sorted(cluster.attributes)
         ):
             found.append(Finding("negation", True, _polar(other), _polar(a), head))
     return found

@@ -89,6 +89,8 @@ class Selected:
     uncertainty: np.ndarray  # NaN where not computed
     diversity: np.ndarray
     model_score: np.ndarray
+    verified: np.ndarray  # code into refaug.records.VERIFICATIONS
+    owner: np.ndarray  # the referent whose text it is (its own for distractors)
 
     @classmethod
     def concat(cls, parts: list[Selected]) -> Selected:

@@ -50,6 +50,9 @@ class Data:
     min_member: np.ndarray  # (R,) loosest member's similarity to the centroid
     details: list[str]  # string table: one per referent first, then the sources' details
     origins: list[str]  # string table: referent ids first, then the sources' origins
+    human_ptr: np.ndarray  # referent r's human expressions: human_idx[human_ptr[r]:human_ptr[r + 1]]
+    human_idx: np.ndarray
+    category_given: np.ndarray  # (R,) True where the dataset names the category (not derived)
 
     @property
     def n(self) -> int:
@@ -58,11 +61,22 @@ class Data:
     def members(self, r: int) -> np.ndarray:
         return self.member_idx[self.member_ptr[r] : self.member_ptr[r + 1]]
 
+    def humans(self, r: int) -> np.ndarray:
+        """The text codes of referent r's human (original) expressions."""
+        return self.human_idx[self.human_ptr[r] : self.human_ptr[r + 1]]
+
     def cluster_set(self) -> ClusterSet:
         """The clusters as the judgement reads them (no copy: the same arrays and lists)."""
         return ClusterSet(texts=self.texts, vectors=self.vectors, member_ptr=self.member_ptr,
                           member_idx=self.member_idx, centroid=self.centroid, loosest=self.min_member,
                           category=self.category)
+
+    def human_cluster_set(self) -> ClusterSet:
+        """Each referent's human expressions alone, as a cluster (the views left out): what a
+        conflict must be stated against to rest on the annotation, not on a machine view."""
+        centroid, loosest = centroids(self.vectors, self.human_ptr, self.human_idx)
+        return ClusterSet(texts=self.texts, vectors=self.vectors, member_ptr=self.human_ptr,
+                          member_idx=self.human_idx, centroid=centroid, loosest=loosest, category=self.category)
 
 
 class Interner:
@@ -126,6 +140,9 @@ def prepare(dataset: Dataset, embedder: Embedder, *, include_expressions: bool,
     vocab = Interner()
     member_idx = np.fromiter((vocab(t) for c in clusters for t in c), np.int64)
     member_ptr = np.concatenate([[0], np.cumsum([len(c) for c in clusters])]).astype(np.int64)
+    humans = [tuple(dict.fromkeys(t for t in e or () if t)) for e in cols["expressions"]]
+    human_idx = np.fromiter((vocab(t) for h in humans for t in h), np.int64)
+    human_ptr = np.concatenate([[0], np.cumsum([len(h) for h in humans])]).astype(np.int64)
     details = Interner([f"{categories[r] or 'object'} in image {cols['image_id'][r]}" for r in range(n)])
     origins = Interner(list(ids))
     tables = StringTables(texts=vocab, details=details, origins=origins)
@@ -137,4 +154,5 @@ def prepare(dataset: Dataset, embedder: Embedder, *, include_expressions: bool,
     return Data(ids=ids, image=image_codes, image_ids=image_ids, category=categories,
                 texts=vocab.items, vectors=vectors, norm=norm_codes, member_ptr=member_ptr,
                 member_idx=member_idx, centroid=centroid, min_member=loosest,
-                details=details.items, origins=origins.items)
+                details=details.items, origins=origins.items, human_ptr=human_ptr, human_idx=human_idx,
+                category_given=np.asarray([bool(c) for c in categories], bool))

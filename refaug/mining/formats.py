@@ -2,7 +2,8 @@
 
 * ``nested``: the input rows plus a ``hard_negatives`` column of
   :class:`~refaug.records.HardNegative` structs (text, kind, detail, origin, similarity,
-  score, reason, score_parts), built as Arrow arrays without Python loops per negative;
+  score, reason, score_parts, verified_by), built as Arrow arrays without Python loops per
+  negative, and a ``num_verified`` column (how many of them are verified);
 * ``triplet``: one (anchor, positive, negative) row per negative;
 * ``n-tuple``: one (anchor, positive, negative_1..N) row per referent with N negatives.
 
@@ -23,7 +24,14 @@ from datasets.table import InMemoryTable
 
 from refaug.mining.candidates import Selected
 from refaug.mining.corpus import Data
-from refaug.records import CANDIDATE_KINDS, HARD_NEGATIVE_FEATURE, SCORE_PARTS
+from refaug.records import (
+    CANDIDATE_KINDS,
+    HARD_NEGATIVE_FEATURE,
+    ROW_FEATURES,
+    SCORE_PARTS,
+    UNVERIFIED,
+    VERIFICATIONS,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +40,16 @@ OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 
 def _reasons(selected: Selected, cutoff: np.ndarray, label: str) -> pa.Array:
-    """``"sim 0.612 < threshold 0.750"`` per negative, built from the distinct pairs only."""
+    """``"sim 0.612 < threshold 0.750"`` per negative (``>=`` where a proof kept one the cut-off
+    calls inside), then ``"verified: same_image"`` and the conflicts found; built from the
+    distinct triples only."""
     a = np.round(selected.class_sim.astype(np.float64) * 1000).astype(np.int64)
     b = np.round(cutoff[selected.row].astype(np.float64) * 1000).astype(np.int64)
-    pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-    table = pa.array([f"{label.split()[0]} {x / 1000:.3f} < {label.split()[1]} {y / 1000:.3f}"
-                      for x, y in pairs], pa.string())
+    triples, inverse = np.unique(np.stack([a, b, selected.verified], axis=1), axis=0, return_inverse=True)
+    name, bound = label.split()
+    table = pa.array([f"{name} {x / 1000:.3f} {'<' if x < y else '>='} {bound} {y / 1000:.3f}"
+                      + (f"; verified: {VERIFICATIONS[v]}" if VERIFICATIONS[v] != UNVERIFIED else "")
+                      for x, y, v in triples], pa.string())
     reasons = table.take(pa.array(inverse.ravel()))
     if not any(selected.note):
         return reasons
@@ -66,21 +78,25 @@ def _negative_structs(selected: Selected, data: Data, cutoff: np.ndarray, label:
         pa.array(selected.score.astype(np.float32)),
         _reasons(selected, cutoff, label),
         _score_parts(selected),
+        pa.array(list(VERIFICATIONS), pa.string()).take(pa.array(selected.verified)),
     ]
     return pa.StructArray.from_arrays(columns, names=list(HARD_NEGATIVE_FEATURE))
 
 
 def nested_format(dataset: Dataset, selected: Selected, data: Data, cutoff: np.ndarray, label: str) -> Dataset:
-    """``dataset`` with its ``hard_negatives`` column replaced by the kept negatives.
+    """``dataset`` with its ``hard_negatives`` and ``num_verified`` columns replaced by the kept negatives.
 
-    ``cutoff`` (per referent) and ``label`` (e.g. ``"sim threshold"``) write the reasons.
+    ``cutoff`` (per referent) and ``label`` (e.g. ``"sim threshold"``) write the reasons;
+    ``num_verified`` counts each row's negatives whose ``verified_by`` is not ``"none"``.
     """
     counts = np.bincount(selected.row, minlength=data.n)
+    verified = np.bincount(selected.row[selected.verified != VERIFICATIONS.index(UNVERIFIED)], minlength=data.n)
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
     column = pa.ListArray.from_arrays(offsets, _negative_structs(selected, data, cutoff, label))
-    features = Features({"hard_negatives": List(HARD_NEGATIVE_FEATURE)})
-    negatives = Dataset(InMemoryTable(pa.table({"hard_negatives": column})), info=DatasetInfo(features=features))
-    base = dataset.remove_columns("hard_negatives") if "hard_negatives" in dataset.column_names else dataset
+    features = Features({"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": ROW_FEATURES["num_verified"]})
+    table = pa.table({"hard_negatives": column, "num_verified": pa.array(verified.astype(np.int32))})
+    negatives = Dataset(InMemoryTable(table), info=DatasetInfo(features=features))
+    base = dataset.remove_columns([c for c in ("hard_negatives", "num_verified") if c in dataset.column_names])
     if base._indices is not None:
         base = base.flatten_indices()
     return concatenate_datasets([base, negatives], axis=1)

@@ -2,10 +2,10 @@
 
 :func:`judge_candidates` hands the chunk to :meth:`ClusterClassifier.judge
 <refaug.clusters.ClusterClassifier.judge>` (the one judgement routine of refaug, which the
-classify stage calls too), and returns its similarity, verdict and the decisive conflicts that
-make a candidate a sure negative (which the relative margin then keeps). The guards (:mod:`refaug.mining.guards`) call it once per chunk; the
-helpers below tell the search and the output what the judgement implies (how far the search
-may prune, how the reason names the similarity).
+classify stage calls too), and returns its similarity, verdict, the decisive conflicts that
+make a candidate a sure negative (which the relative margin then keeps) and the findings the
+verification reads (:mod:`refaug.mining.verification`). The guards (:mod:`refaug.mining.guards`)
+call it once per chunk; the helpers below tell the output how the reason names the similarity.
 
 Example:
     >>> from refaug.clusters import ClusterClassifier
@@ -33,16 +33,19 @@ class CandidateJudgement:
         inside: True where the candidate is inside the cluster (a likely false negative).
         conflict: True where a decisive conflict makes it a sure negative ("contrast" only).
         note: object array: the conflicts found, for the reason ("" for none).
+        findings: object array: the contrast findings of each candidate (None where the method
+            does not parse, or did not need to).
     """
 
     similarity: np.ndarray
     inside: np.ndarray
     conflict: np.ndarray
     note: np.ndarray
+    findings: np.ndarray
 
     def take(self, mask: np.ndarray) -> CandidateJudgement:
         return CandidateJudgement(np.asarray(self.similarity)[mask], self.inside[mask], self.conflict[mask],
-                                  self.note[mask])
+                                  self.note[mask], self.findings[mask])
 
 
 def cluster_cutoffs(data: Data, classifier: ClusterClassifier) -> np.ndarray:
@@ -53,21 +56,6 @@ def cluster_cutoffs(data: Data, classifier: ClusterClassifier) -> np.ndarray:
 def similarity_label(classifier: ClusterClassifier) -> str:
     """How a reason names the similarity and its cut-off: ``"sim threshold"`` -> ``"sim 0.61 < threshold 0.75"``."""
     return classifier.rule.similarity_label
-
-
-def centroid_cutoff(classifier: ClusterClassifier, cutoff: np.ndarray) -> np.ndarray | None:
-    """Per referent, the centroid cosine at and above which every candidate is judged inside.
-
-    None where the judgement is not a cut-off on the centroid cosine (``"nearest"`` compares
-    with single members, ``"contrast"`` weighs attributes): the search cannot prune by it.
-    """
-    return cutoff if classifier.centroid_based else None
-
-
-def finds_sure_negatives(classifier: ClusterClassifier) -> bool:
-    """True when the judgement can call a candidate of any cosine a sure negative (a decisive
-    conflict, which the relative margin keeps): the search may not prune by the margin."""
-    return classifier.rule.finds_sure_negatives
 
 
 def judge_candidates(flat: Candidates, data: Data, classifier: ClusterClassifier,
@@ -88,4 +76,10 @@ def judge_candidates(flat: Candidates, data: Data, classifier: ClusterClassifier
         The :class:`CandidateJudgement` of every candidate.
     """
     verdict = classifier.judge(data.cluster_set(), flat.row, flat.vocab, cosine=flat.sim, alive=alive)
-    return CandidateJudgement(verdict.similarity, verdict.inside, verdict.conflict, verdict.notes())
+    findings = np.empty(len(flat.row), object)
+    note = np.full(len(flat.row), "", object)
+    for i, found in enumerate(verdict.findings or ()):
+        findings[i] = found
+        if found:  # sorted: the parse's sets iterate in a per-process order, a published reason may not
+            note[i] = "; ".join(sorted(str(f) for f in found if f.conflict))
+    return CandidateJudgement(verdict.similarity, verdict.inside, verdict.conflict, note, findings)

@@ -27,14 +27,17 @@ from refaug.mining.corpus import Data, prepare
 from refaug.mining.formats import OUTPUT_FORMATS, OutputFormat, write_output
 from refaug.mining.guards import (
     DEFAULT_RELATIVE_MARGIN,
+    DEFAULT_SIMILARITY_FLOOR,
+    SELECTIONS,
     GuardSettings,
+    Selection,
     apply_guards,
     guard_settings,
     search_ceiling,
 )
 from refaug.mining.judgement import cluster_cutoffs, similarity_label
 from refaug.mining.ranking import Ranking, Weights, check_weights, rank_chunk
-from refaug.mining.report import report_drops
+from refaug.mining.report import MiningReport, mining_report
 from refaug.mining.search import SEARCH_BACKENDS, Precision, SearchBackend
 from refaug.mining.sources.base import CandidateSource, SourceContext
 from refaug.mining.sources.registry import SOURCES, build_source, source_class
@@ -46,67 +49,88 @@ def mine_hard_negatives(
     dataset: Dataset, *, embedder: Embedder | None = None, num_negatives: int = 30,
     sources: tuple[str, ...] = SOURCES, same_class: bool = False, classifier: ClusterClassifier | None = None,
     threshold: float | None = None, max_similarity: float | None = None,
-    relative_margin: float | None = DEFAULT_RELATIVE_MARGIN, diversity: float = 0.0, scorer: Any = None,
-    weights: Weights | None = None, include_expressions: bool = True, seed: int = 0,
+    relative_margin: float | None = DEFAULT_RELATIVE_MARGIN, require_verified: bool = True,
+    selection: Selection = "verified", similarity_floor: float = DEFAULT_SIMILARITY_FLOOR,
+    diversity: float = 0.0, scorer: Any = None, weights: Weights | None = None, include_expressions: bool = True, seed: int = 0,
     output_format: OutputFormat = "nested", search: SearchBackend = "torch", precision: Precision = "auto",
     chunk_size: int = 2048, corpus_chunk_size: int = 32768, device: str | None = None,
-    show_progress_bar: bool | None = None,
-) -> Dataset:
-    """Mine hard negatives for every referent of ``dataset`` (the steps: :mod:`refaug.mining`).
+    show_progress_bar: bool | None = None, return_report: bool = False,
+) -> Dataset | tuple[Dataset, MiningReport]:
+    """Mine hard negatives for every referent of ``dataset`` (the steps: :mod:`refaug.mining`); returns
+    a ``Dataset`` in ``output_format`` with declared ``Features`` (and the report, ``return_report``).
 
     Args:
         dataset: referent rows (canonical columns); optional ``views`` and ``distractors``.
-        embedder: the :class:`~refaug.embed.Embedder`; None (default): the default model.
-        num_negatives: negatives kept per referent, the hardest after the guards (30).
-        sources: names in :data:`~refaug.mining.SOURCES` (default: all): ``"same_image"``,
-            ``"cross_image"`` (exact search), ``"distractors"`` (skipped without the column).
-        same_class: cross-image candidates of the referent's category only (False).
-        classifier: judges "inside the cluster"; None: ``ClusterClassifier("centroid")``.
-        threshold: that centroid classifier's threshold (None: the calibrated default).
-        max_similarity: drop candidates whose cosine to the centroid is above it (None: off).
-        relative_margin: drop candidates above ``s - |s| * relative_margin``, ``s`` the loosest
-            member's cosine to the centroid (0.05; None: off).
-        diversity: > 0 subtracts ``diversity`` x the largest similarity to those chosen (0).
-        scorer: the user's model (:class:`refaug.scoring.Scorer`): it scores each referent's texts
-            and ``4 x num_negatives`` candidates; its uncertainty joins the ranking (None).
-        weights: ``{"similarity": a, "uncertainty": b, "diversity": c}``: rank by ``a * cosine
-            + b * uncertainty + c * mean distance`` (None; with a scorer 1, 1, 0; see :mod:`.ranking`).
-        include_expressions: add the original expressions to the views' cluster (True).
-        seed: breaks ties between equal scores reproducibly (0).
-        output_format: ``"nested"`` (default: adds ``hard_negatives``), ``"triplet"`` or ``"n-tuple"``.
-        search, precision: ``"torch"`` (default, exact) or ``"faiss"``; for torch ``"auto"``
-            (default), ``"bf16"`` or ``"fp32"``, all exact.
-        chunk_size, corpus_chunk_size: referents per chunk (2048), corpus rows per block (32768).
-        device: torch device for the search (None: CUDA when available).
-        show_progress_bar: None (default) shows bars on long work.
-
-    Returns:
-        A ``Dataset`` in ``output_format`` with declared ``Features``.
+        embedder, num_negatives: the :class:`~refaug.embed.Embedder` (None: the default model);
+            negatives kept per referent, the hardest after the guards (30).
+        sources, same_class: names in :data:`~refaug.mining.SOURCES` (default: all; ``"distractors"``
+            skipped without its column); True: cross-image candidates of the referent's category only
+            (False: same class first, then other categories).
+        classifier, threshold: judges "inside the cluster" (None: ``ClusterClassifier("contrast",
+            threshold=threshold)``, threshold None: the calibrated default).
+        max_similarity, relative_margin: drop unproven candidates above this cosine (None: off), or
+            above ``s - |s| * relative_margin``, ``s`` the loosest member's cosine (0.05; None: off).
+        require_verified: keep only candidates something proves negative (True; ``verified_by``
+            says what, :mod:`refaug.mining.verification`); ``selection``: ``"verified"`` or
+            ``"sam3"`` (cross-image ones must also reach ``similarity_floor``, 0.60, and share an
+            attribute besides the conflict: SAM 3's rule).
+        diversity, scorer, weights: rank by ``a * cosine + b * uncertainty + c * mean distance``
+            (``weights={"similarity": a, ...}``, None; with a ``scorer``, the user's
+            :class:`refaug.scoring.Scorer`, 1, 1, 0); ``diversity`` > 0 subtracts it x the largest
+            similarity to those chosen (0). See :mod:`.ranking`.
+        include_expressions, seed, output_format: add the expressions to the views' cluster (True);
+            tie-break seed (0); ``"nested"`` (adds ``hard_negatives``), ``"triplet"`` or ``"n-tuple"``.
+        search, precision, chunk_size, corpus_chunk_size, device: ``"torch"`` (exact; precision
+            ``"auto"``, ``"bf16"`` or ``"fp32"``) or ``"faiss"``; referents per chunk (2048), corpus
+            rows per block (32768), torch device (None: CUDA when available).
+        show_progress_bar, return_report: bars on long work (None); also return the
+            :class:`~refaug.mining.report.MiningReport` (False).
     """
     sources, weights = _checked_options(
         dataset, tuple(sources), output_format=output_format, num_negatives=num_negatives, diversity=diversity,
-        search=search, classifier=classifier, threshold=threshold, weights=weights, scorer=scorer)
+        search=search, classifier=classifier, threshold=threshold, weights=weights, scorer=scorer,
+        selection=selection)
     embedder = embedder or Embedder()
-    clf = classifier or ClusterClassifier("centroid", threshold=threshold, embedder=embedder)
+    clf = classifier or ClusterClassifier("contrast", threshold=threshold, embedder=embedder)
     chosen = [build_source(name) for name in sources]
     data = prepare(dataset, embedder, include_expressions=include_expressions, sources=chosen)
-    settings = guard_settings(data, clf, max_similarity=max_similarity, relative_margin=relative_margin)
-    context = SourceContext(num_negatives=num_negatives, same_class=same_class, centroid_based=clf.centroid_based,
-                            ceiling=search_ceiling(settings, data), search=search, precision=precision,
-                            chunk_size=chunk_size, corpus_chunk_size=corpus_chunk_size, device=device,
-                            show_progress_bar=show_progress_bar)
+    policy = dict(max_similarity=max_similarity, relative_margin=relative_margin, require_verified=require_verified,
+                  selection=selection, similarity_floor=similarity_floor)
+    settings = guard_settings(data, clf, **policy)
+    context = _source_context(settings, data, num_negatives=num_negatives, same_class=same_class,
+                              max_similarity=max_similarity, search=search, precision=precision,
+                              chunk_size=chunk_size, corpus_chunk_size=corpus_chunk_size, device=device,
+                              show_progress_bar=show_progress_bar)
     ranking = None if weights is None else Ranking(weights, scorer, dataset, show_progress_bar)
     selected, counts = _mine_chunks(data, chosen, settings, context, seed=seed, num_negatives=num_negatives,
                                     diversity=diversity, ranking=ranking)
-    report_drops(counts, sources, selected, data, num_negatives,
-                 {"inside_cluster": repr(clf), "max_similarity": max_similarity, "relative_margin": relative_margin})
-    return write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
-                        cutoff=cluster_cutoffs(data, clf), label=similarity_label(clf))
+    report = mining_report(counts, selected, data, num_negatives)
+    report.log(_rule_settings(clf, **policy))
+    out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
+                       cutoff=cluster_cutoffs(data, clf), label=similarity_label(clf))
+    return (out, report) if return_report else out
+
+
+def _source_context(settings: GuardSettings, data: Data, *, num_negatives: int, same_class: bool,
+                    max_similarity: float | None, **search: Any) -> SourceContext:
+    """What the sources need: the search's ceiling per referent and its options."""
+    ceiling = search_ceiling(settings, data)
+    return SourceContext(num_negatives=num_negatives, same_class=same_class,
+                         centroid_based=bool(np.isfinite(ceiling).any() and max_similarity is None),
+                         ceiling=ceiling, **search)
+
+
+def _rule_settings(clf: ClusterClassifier, *, max_similarity: float | None, relative_margin: float | None,
+                   require_verified: bool, selection: str, similarity_floor: float) -> dict[str, Any]:
+    """Per guard rule, the setting the report names beside it (None: nothing)."""
+    return {"inside_cluster": repr(clf), "max_similarity": max_similarity, "relative_margin": relative_margin,
+            "unverified": "require_verified" if require_verified else None,
+            "selection": f"sam3, floor {similarity_floor:g}" if selection == "sam3" else None}
 
 
 def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_format: str, num_negatives: int,
                      diversity: float, search: str, classifier: Any, threshold: float | None,
-                     weights: Weights | None, scorer: Any) -> tuple[tuple[str, ...], Weights | None]:
+                     weights: Weights | None, scorer: Any, selection: str) -> tuple[tuple[str, ...], Weights | None]:
     """Check the options (``ValueError`` naming the bad one); return the usable sources and the weights.
 
     A source is usable when the dataset has its columns; the others are skipped (and logged).
@@ -117,13 +141,14 @@ def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_forma
         check_choice("sources", source, SOURCES)
     check_choice("output_format", output_format, OUTPUT_FORMATS)
     check_choice("search", search, SEARCH_BACKENDS)
+    check_choice("selection", selection, SELECTIONS)
     if num_negatives < 1:
         raise ValueError(f"num_negatives={num_negatives} must be >= 1")
     if diversity < 0:
         raise ValueError(f"diversity={diversity} must be >= 0")
     if classifier is not None and threshold is not None:
         raise ValueError("pass either classifier= or threshold=, not both "
-                         "(threshold= configures the default centroid classifier)")
+                         "(threshold= configures the default contrast classifier)")
     weights = check_weights(weights, scorer, diversity)
     return _active_sources(sources, dataset.column_names), weights
 
@@ -154,7 +179,7 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
     for r0 in tqdm(chunks, desc="Judging candidates", unit="chunk", disable=not show):
         r1 = min(r0 + context.chunk_size, data.n)
         parts = [source.chunk(r0, r1, code=s) for s, source in enumerate(sources)]
-        flat, judgement = apply_guards(Candidates.concat(parts), data, settings, counts)
-        chosen.append(rank_chunk(flat, judgement, data, tiebreak, counts, num_negatives=num_negatives,
-                                 diversity=diversity, ranking=ranking))
+        flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
+        chosen.append(rank_chunk(flat, judgement, verification, data, tiebreak, counts,
+                                 num_negatives=num_negatives, diversity=diversity, ranking=ranking))
     return Selected.concat(chosen), counts

@@ -2,7 +2,10 @@
 
 Three rankings, one greedy routine (:func:`greedy_select`):
 
-* by hardness alone (cosine to the centroid, ties broken by a seeded permutation);
+* by tier, then hardness (cosine to the centroid, ties broken by a seeded permutation); the
+  tier comes from the verification (:func:`refaug.mining.verification.ranking_tier`): the
+  same image's objects and the referent's own contradicting edits first, then same-class
+  neighbours with a conflict, then other categories, unverified last;
 * ``diversity > 0``: greedily, the cosine minus ``diversity`` x the largest similarity to the
   negatives already chosen (maximal-marginal-relevance style; mode ``"max_similarity"``);
 * with ``weights`` (and optionally a scorer, the model in the loop): greedily,
@@ -29,6 +32,8 @@ from datasets import Dataset
 from refaug.mining.candidates import Candidates, Selected
 from refaug.mining.corpus import Data
 from refaug.mining.judgement import CandidateJudgement
+from refaug.mining.verification import Verification, ranking_tier
+from refaug.records import CANDIDATE_KINDS
 
 Weights = dict[str, float]
 WEIGHT_NAMES: tuple[str, ...] = ("similarity", "uncertainty", "diversity")
@@ -71,9 +76,12 @@ def check_weights(weights: Weights | None, scorer: Any, diversity: float) -> Wei
     return {name: float(weights.get(name, 0.0)) for name in WEIGHT_NAMES}
 
 
-def rank_top(flat: Candidates, tiebreak: np.ndarray, num_negatives: int) -> np.ndarray:
-    """Entry order: per row, the ``num_negatives`` highest similarities (ties by ``tiebreak``)."""
-    order = np.lexsort((tiebreak[flat.vocab], -flat.sim, flat.row))
+def rank_top(flat: Candidates, tiebreak: np.ndarray, num_negatives: int,
+             tier: np.ndarray | None = None) -> np.ndarray:
+    """Entry order: per row, the ``num_negatives`` first by ``tier`` (None: one tier), then the
+    highest similarities (ties by ``tiebreak``)."""
+    tier = np.zeros(len(flat.row), np.int64) if tier is None else tier
+    order = np.lexsort((tiebreak[flat.vocab], -flat.sim, tier, flat.row))
     row = flat.row[order]
     rank = np.arange(len(row)) - np.searchsorted(row, row, "left")
     return order[rank < num_negatives]
@@ -215,7 +223,7 @@ def _uncertainty(flat: Candidates, pool: np.ndarray, model_score: np.ndarray, re
 
 
 def rank_weighted(flat: Candidates, data: Data, tiebreak: np.ndarray, *, num_negatives: int,
-                  ranking: Ranking, counts: Counter
+                  ranking: Ranking, counts: Counter, tier: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
     """Greedy selection by ``w_s * similarity + w_u * uncertainty + w_d * diversity``.
 
@@ -223,7 +231,7 @@ def rank_weighted(flat: Candidates, data: Data, tiebreak: np.ndarray, *, num_neg
     its referent (0 for the first pick). Returns the entries, their scores, the parts
     (uncertainty, diversity, model score) and a note for the model's false positives.
     """
-    pool = rank_top(flat, tiebreak, DIVERSITY_POOL * num_negatives)
+    pool = rank_top(flat, tiebreak, DIVERSITY_POOL * num_negatives, tier)
     model_score = np.full(len(flat.row), np.nan, np.float32)
     reference = model_score.copy()
     if ranking.scorer is not None and len(pool):
@@ -241,28 +249,43 @@ def rank_weighted(flat: Candidates, data: Data, tiebreak: np.ndarray, *, num_neg
     return entries, scores, parts, note
 
 
-def rank_chunk(flat: Candidates, judgement: CandidateJudgement, data: Data, tiebreak: np.ndarray,
-               counts: Counter, *, num_negatives: int, diversity: float, ranking: Ranking | None) -> Selected:
-    """Rank a chunk's surviving candidates and keep the best ``num_negatives`` per referent."""
+def rank_chunk(flat: Candidates, judgement: CandidateJudgement, verification: Verification, data: Data,
+               tiebreak: np.ndarray, counts: Counter, *, num_negatives: int, diversity: float,
+               ranking: Ranking | None) -> Selected:
+    """Rank a chunk's surviving candidates and keep the best ``num_negatives`` per referent.
+
+    The greedy rankings (diversity, the user's model) choose from the tiered pool; the plain
+    one keeps the tier order outright.
+    """
     note = judgement.note
+    tier = ranking_tier(flat, verification)
     nan = np.full(len(flat.row), np.nan, np.float32)
     uncertainty, spread, model_score = nan, nan.copy(), nan.copy()
     if ranking is not None:
         entries, score, (uncertainty, spread, model_score), model_note = rank_weighted(
-            flat, data, tiebreak, num_negatives=num_negatives, ranking=ranking, counts=counts)
+            flat, data, tiebreak, num_negatives=num_negatives, ranking=ranking, counts=counts, tier=tier)
         note = np.array(["; ".join(x for x in pair if x) for pair in zip(note[entries], model_note, strict=True)],
                         object)
     elif diversity > 0:
-        pool = rank_top(flat, tiebreak, DIVERSITY_POOL * num_negatives)
+        pool = rank_top(flat, tiebreak, DIVERSITY_POOL * num_negatives, tier)
         entries, score, _ = greedy_select(flat, data, pool, flat.sim, num_negatives=num_negatives,
                                           diversity=diversity, mode="max_similarity")
         note = note[entries]
     else:
-        entries = rank_top(flat, tiebreak, num_negatives)
+        entries = rank_top(flat, tiebreak, num_negatives, tier)
         score = flat.sim[entries]
         note = note[entries]
     if ranking is None:
         uncertainty, spread, model_score = nan[entries], nan[entries], nan[entries]
+    _count_ranked_out(counts, flat, entries)
     return Selected(flat.row[entries], flat.vocab[entries], flat.kind[entries], flat.detail[entries],
                     flat.origin[entries], flat.sim[entries], score, judgement.similarity[entries], note,
-                    uncertainty, spread, model_score)
+                    uncertainty, spread, model_score, verification.code[entries], verification.owner[entries])
+
+
+def _count_ranked_out(counts: Counter, flat: Candidates, entries: np.ndarray) -> None:
+    """Count, per kind, the candidates that passed the guards but ranked below ``num_negatives``."""
+    out = np.ones(len(flat.row), bool)
+    out[entries] = False
+    for k in np.unique(flat.kind[out]):
+        counts[(CANDIDATE_KINDS[int(k)], "ranked_out")] += int((out & (flat.kind == k)).sum())

@@ -45,7 +45,7 @@ class SourceContext:
 
     num_negatives: int
     same_class: bool
-    centroid_based: bool  # the judgement is a cut-off on the centroid cosine (ClusterClassifier)
+    centroid_based: bool  # the search is pruned by the centroid cut-off (no proof can keep what is above)
     ceiling: np.ndarray  # (R,) centroid cosine at and above which no guard keeps a text
     search: str
     precision: str

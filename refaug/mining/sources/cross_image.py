@@ -1,8 +1,11 @@
-"""Cross-image candidates: the nearest member texts of other images (optionally same class).
+"""Cross-image candidates: the nearest member texts of other images, same class first.
 
 The distinct member texts are stored sorted by (category, image), so a referent's own image
-is one contiguous range the search skips (:func:`refaug.mining.search.topk_outside`); with
-``same_class`` only the rows of the referent's category are searched (kind ``same_class``).
+is one contiguous range the search skips (:func:`refaug.mining.search.topk_outside`). Two
+searches (the seed's Method 2 first): the rows of the referent's category (kind
+``same_class``), then, unless ``same_class`` restricts mining to those, every category, of
+which the neighbours of another category are kept (kind ``cross_image``; a referent whose
+category is unknown keeps all). Together they hold the nearest texts of all categories.
 """
 
 from __future__ import annotations
@@ -38,14 +41,17 @@ class CrossResult:
     score: np.ndarray  # (R, k)
 
 
-def cross_image_search(data: Data, ceiling: np.ndarray, *, k: int, same_class: bool, search: str,
+def cross_image_search(data: Data, ceiling: np.ndarray, *, k: int, category: np.ndarray, search: str,
                        precision: str, query_chunk: int, corpus_chunk: int, device: str | None,
                        show_progress_bar: bool | None) -> CrossResult:
-    """Search the distinct member texts, stored sorted by (category, image), for each referent."""
+    """Search the distinct member texts, stored sorted by (category, image), for each referent.
+
+    ``category`` codes per referent: each referent searches its own code's rows (all zeros:
+    every row; -1: the referent is not searched).
+    """
     corpus_vocab, first = np.unique(data.member_idx, return_index=True)
     owner_of_member = np.repeat(np.arange(data.n), np.diff(data.member_ptr))
     owner = owner_of_member[first]
-    category = fill_categories(data) if same_class else np.zeros(data.n, np.int64)
     n_images = int(data.image.max(initial=0)) + 1
     key_of = category * n_images + data.image
     order = np.argsort(key_of[owner], kind="stable")
@@ -73,29 +79,43 @@ def cross_image_search(data: Data, ceiling: np.ndarray, *, k: int, same_class: b
     return result
 
 
+def other_category(result: CrossResult, category: np.ndarray) -> CrossResult:
+    """``result`` with only the neighbours whose owner's category differs from the referent's
+    (all of them where the referent's category is unknown)."""
+    own = category[:, None]
+    keep = (result.vocab >= 0) & ((category[np.maximum(result.owner, 0)] != own) | (own < 0))
+    return CrossResult(np.where(keep, result.vocab, -1), np.where(keep, result.owner, -1),
+                       np.where(keep, result.score, -np.inf).astype(np.float32))
+
+
 class CrossImageSource(CandidateSource):
-    """The nearest texts of other images, by exact search (kind ``cross_image`` or ``same_class``)."""
+    """The nearest texts of other images, by exact search: same class (kind ``same_class``)
+    and, unless ``same_class``, of other categories (kind ``cross_image``)."""
 
     name = "cross_image"
-    result: CrossResult
-    kind: int
+    results: list[tuple[int, CrossResult]]
 
     def prepare(self, data: Data, context: SourceContext) -> None:
-        # A judgement that is not a cut-off on the centroid cosine cannot prune the search by
-        # it: fetch more neighbours, since more of them may be dropped afterwards.
-        per_referent = 1 if context.centroid_based else 4
-        k = per_referent * context.num_negatives + CROSS_SLACK
-        self.kind = KIND_CODE["same_class" if context.same_class else "cross_image"]
-        self.result = cross_image_search(
-            data, context.ceiling, k=k, same_class=context.same_class, search=context.search,
-            precision=context.precision, query_chunk=context.chunk_size,
-            corpus_chunk=context.corpus_chunk_size, device=context.device,
-            show_progress_bar=context.show_progress_bar)
+        # Unless the search is pruned by a cut-off (context.centroid_based), the guards drop many
+        # neighbours afterwards (unverified, inside the cluster): fetch more.
+        k = (1 if context.centroid_based else 4) * context.num_negatives + CROSS_SLACK
+        category = fill_categories(data)
+        options = dict(k=k, search=context.search, precision=context.precision, query_chunk=context.chunk_size,
+                       corpus_chunk=context.corpus_chunk_size, device=context.device,
+                       show_progress_bar=context.show_progress_bar)
+        self.results = [(KIND_CODE["same_class"], cross_image_search(data, context.ceiling, category=category,
+                                                                      **options))]
+        if not context.same_class:
+            found = cross_image_search(data, context.ceiling, category=np.zeros(data.n, np.int64), **options)
+            self.results.append((KIND_CODE["cross_image"], other_category(found, category)))
 
     def candidates(self, r0: int, r1: int) -> Candidates:
-        vocab = self.result.vocab[r0:r1]
-        found = vocab >= 0
-        row = np.nonzero(found)[0] + r0
-        origin = self.result.owner[r0:r1][found]
-        return Candidates.of(row=row, vocab=vocab[found], kind=np.full(len(row), self.kind, np.int64),
-                             detail=origin, origin=origin, sim=self.result.score[r0:r1][found])
+        parts = []
+        for kind, result in self.results:
+            vocab = result.vocab[r0:r1]
+            found = vocab >= 0
+            row = np.nonzero(found)[0] + r0
+            origin = result.owner[r0:r1][found]
+            parts.append(Candidates.of(row=row, vocab=vocab[found], kind=np.full(len(row), kind, np.int64),
+                                       detail=origin, origin=origin, sim=result.score[r0:r1][found]))
+        return Candidates.concat(parts)
