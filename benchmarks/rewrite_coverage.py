@@ -14,6 +14,8 @@ parsed Docs. Per rewriter:
   lower-cased word tokens, averaged over outputs;
 - ``intended_only``: share of outputs that change only the words the rewriter means to
   change (see :func:`intended_only`);
+- ``coverage_by_detail``: per detail kind (the part before ":", e.g. the attribute rewriter's
+  ``pattern``), the share of texts with an output of that kind;
 - ``texts_per_s``: texts over (parse CPU seconds + hook CPU seconds), one process;
 - ``sample``: 20 outputs drawn with a fixed seed, for reading.
 
@@ -138,6 +140,7 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
     distances = [edit_distance(tokens(s), tokens(c.text)) for s, c in pairs]
     intended = [intended_only(c.kind, c.detail, s, c.text) for s, c in pairs]
     details = Counter(c.detail.split(":")[0] for _, c in pairs)
+    texts_by_detail = Counter(d for out in outputs for d in {c.detail.split(":")[0] for c in out})
     rng = random.Random(0)
     sample = rng.sample(pairs, min(SAMPLE_SIZE, len(pairs)))
     missed = [
@@ -155,6 +158,7 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
         "mean_token_edit_distance": sum(distances) / max(len(distances), 1),
         "intended_only": sum(intended) / max(len(intended), 1),
         "by_detail": dict(details.most_common()),
+        "coverage_by_detail": {d: n / len(docs) for d, n in texts_by_detail.most_common()},
         "hook_cpu_s": hook_cpu,
         "texts_per_s": len(docs) / (parse_cpu + hook_cpu),
         "hook_texts_per_s": len(docs) / max(hook_cpu, 1e-9),

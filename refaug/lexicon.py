@@ -12,6 +12,7 @@ Kinds:
         ("second from left").
     count: number words and digits.
     material: materials as adjectives ("wooden") or noun modifiers ("metal").
+    pattern: surface patterns ("striped", "plaid", "polka dot", "solid").
 
 Example:
     >>> attribute_kind("Red")
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-ATTRIBUTE_KINDS: tuple[str, ...] = ("color", "size", "spatial", "count", "material")
+ATTRIBUTE_KINDS: tuple[str, ...] = ("color", "size", "spatial", "count", "material", "pattern")
 
 # --------------------------------------------------------------------------- colour
 # word -> family. Families, not words, are compared: a text that says "navy" already
@@ -198,6 +199,26 @@ NOUN_MATERIALS: frozenset[str] = frozenset(
      "rubber", "denim", "wool", "cotton", "ceramic", "porcelain"}
 )  # fmt: skip
 
+# --------------------------------------------------------------------------- pattern
+# Pattern words -> substitutes, most contrasting first. Their families are PATTERNS' (below,
+# shared with the contrast judgement): a substitute never repeats a family the text has.
+PATTERN_CONTRASTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {"striped": ("solid", "plaid"), "pinstriped": ("solid", "plaid"), "stripey": ("solid", "plaid"),
+     "plaid": ("striped", "solid"), "tartan": ("striped", "solid"),
+     "checkered": ("striped", "solid"), "checked": ("striped", "solid"),
+     "spotted": ("striped", "solid"), "dotted": ("striped", "solid"),
+     "floral": ("striped", "solid"), "flowered": ("striped", "solid"), "flowery": ("striped", "solid"),
+     "camo": ("solid", "striped"), "camouflage": ("solid", "striped"),
+     "solid": ("striped", "plaid"),
+     # nouns: "shirt with stripes", "dress with polka dots"
+     "stripes": ("polka dots",), "dots": ("stripes",), "spots": ("stripes",)}
+)  # fmt: skip
+# Multi-word patterns (lower-case token sequences) and the word they are read as.
+PATTERN_PHRASES: MappingProxyType[tuple[str, ...], str] = MappingProxyType(
+    {("polka", "dot"): "dotted", ("polka", "dotted"): "dotted", ("polka", "dots"): "dots",
+     ("poka", "dot"): "dotted"}
+)  # fmt: skip
+
 # --------------------------------------------------------------------------- nouns
 CLOTHING: frozenset[str] = frozenset(
     {"shirt", "tshirt", "t-shirt", "jacket", "coat", "hat", "cap", "helmet", "dress",
@@ -334,6 +355,8 @@ def contrasts(kind: str, word: str) -> tuple[str, ...]:
         return SPATIAL_ANTONYMS.get(low, ())
     if kind == "material":
         return MATERIAL_CONTRASTS.get(low, ())
+    if kind == "pattern":
+        return PATTERN_CONTRASTS.get(low, ())
     return ()
 
 
@@ -437,7 +460,7 @@ PATTERNS: MappingProxyType[str, str] = MappingProxyType(
      "flannel": "plaid", "checkered": "checkered", "checked": "checkered", "spotted": "spotted",
      "spots": "spotted", "spotty": "spotted", "dotted": "spotted", "polka": "spotted",
      "floral": "floral", "flowered": "floral", "flowery": "floral", "camo": "camouflage",
-     "camouflage": "camouflage"}
+     "camouflage": "camouflage", "solid": "solid", "dots": "spotted"}
 )  # fmt: skip
 
 # Verbs that name one action (lemma -> canonical lemma): "shut" is "close", "grazing" is eating.

@@ -43,7 +43,11 @@ CASES: list[tuple[str, set[str]]] = [
     ("bear on top of the rock", {"bear under the rock"}),
     (
         "yellow and white striped shirt",
-        {"blue and white striped shirt", "yellow and black striped shirt"},
+        {
+            "blue and white striped shirt",
+            "yellow and black striped shirt",
+            "yellow and white plaid shirt",
+        },
     ),
     (
         "the second bus from the left",
@@ -160,6 +164,34 @@ CASES: list[tuple[str, set[str]]] = [
         "The two stop signs on the left",
         {"The three stop signs on the left", "The two stop signs on the right"},
     ),
+    # patterns: "solid" first, never a pattern the text has, nor "solid" after two colours
+    ("striped shirt", {"solid shirt"}),
+    ("a striped shirt", {"a solid shirt"}),
+    ("a plaid shirt", {"a striped shirt"}),
+    ("man in plaid", {"man in stripes"}),
+    ("girl in floral", {"girl in stripes"}),
+    ("polka dot dress", {"striped dress"}),
+    ("a polka dot umbrella", {"a striped umbrella", "two polka dot umbrellas"}),
+    ("shirt with stripes", {"shirt with polka dots"}),
+    ("dress with polka dots", {"dress with stripes"}),
+    ("guy wearing stripes", {"guy wearing polka dots"}),
+    ("woman in a floral dress", {"woman in a striped dress"}),
+    ("checkered tablecloth", {"striped tablecloth"}),
+    ("a checked shirt", {"a striped shirt"}),
+    ("the shirt is striped", {"the shirt is solid"}),
+    ("camo pants", {"solid pants"}),
+    ("horizontally striped shirt", {"solid shirt"}),
+    ("solid blue shirt", {"striped blue shirt", "solid red shirt"}),
+    ("gray striped shirt", {"gray solid shirt", "red striped shirt"}),
+    (
+        "man in a striped shirt and a plaid hat",
+        {"man in a solid shirt and a plaid hat", "man in a striped shirt and a solid hat"},
+    ),
+    ("spotted giraffe", set()),  # the animal's own coat
+    ("striped zebra", set()),
+    ("the solid wall", set()),
+    ("man checked his phone", set()),
+    ("the man spotted a bird", {"the man spotted two birds"}),  # the count only
     # not applicable
     ("black guy", set()),
     ("woman in tank top", set()),

@@ -138,7 +138,9 @@ def test_rewrite_stage_reports_failed_texts(tmp_path, monkeypatch) -> None:
     Dataset.from_dict({"expressions": [["left man"], [POISON]]}).save_to_disk(str(tmp_path / "ds"))
     ds = load_from_disk(str(tmp_path / "ds"))  # on disk: a repeat of the map is served by the cache
     config = SimpleNamespace(rewriters=["attribute", "negation"], max_per_text=8, seed=0)
-    context = SimpleNamespace(stats={})
+    from refaug.executors import LocalExecutor
+
+    context = SimpleNamespace(stats={}, executor=LocalExecutor())
     rewrite_stage(ds, config, context)
     stats = context.stats["rewrite"]
     assert stats["failed_texts"] == 1

@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "Rewriter": "refaug.rewrite.base",
     "Rewriters": "refaug.rewrite.combined",
     "RoleReversalRewriter": "refaug.rewrite.roles",
+    "StateRewriter": "refaug.rewrite.states",
+    "TypeRewriter": "refaug.rewrite.type_variants",
 }
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "Rewriter",
     "Rewriters",
     "RoleReversalRewriter",
+    "StateRewriter",
+    "TypeRewriter",
 ]
 
 

@@ -35,6 +35,16 @@ from refaug.rewrite.grammar import (
 NOUN_POS = frozenset({"NOUN", "PROPN"})
 MODIFIER_DEPS = frozenset({"amod", "compound", "nmod", "nummod"})
 _NOUN_FORM = {"wooden": "wood", "woolen": "wool", "metallic": "metal"}
+# A pattern as a noun ("shirt with stripes", "man in plaid"): the substitute's noun form.
+_PATTERN_NOUN = {
+    "striped": "stripes",
+    "dotted": "polka dots",
+    "spotted": "polka dots",
+    "checkered": "checks",
+    "floral": "flowers",
+}
+_PATTERN_HEDGES = frozenset({"advmod", "npadvmod", "compound"})  # words that qualify a pattern
+_PATTERN_VERBS = frozenset({"checked", "spotted", "dotted"})  # also verbs: "spotted a bird"
 # Heads a count change cannot apply to ("such a", "what a" are not counts).
 _NOT_COUNT_BEFORE_ARTICLE = frozenset({"such", "what", "quite", "rather", "many"})
 LOCATIVE_PREPOSITIONS = frozenset(
@@ -49,7 +59,7 @@ class AttributeRewriter(Rewriter):
 
     Args:
         kinds: the attribute kinds to change, any of ``"color"``, ``"size"``,
-            ``"spatial"``, ``"count"``, ``"material"``.
+            ``"spatial"``, ``"count"``, ``"material"``, ``"pattern"``.
         values_per_word: substitutes per attribute word: the lexicon's most contrasting
             one first, then others drawn with the text's generator.
         **options: :class:`~refaug.rewrite.base.Rewriter` options (``max_per_text``,
@@ -87,6 +97,7 @@ class AttributeRewriter(Rewriter):
             "spatial": self._spatial,
             "count": self._count,
             "material": self._material,
+            "pattern": self._pattern,
         }
         words = {t.lower_ for t in doc}
         for kind in self.kinds:
@@ -197,12 +208,40 @@ class AttributeRewriter(Rewriter):
             for new in self._pick(subs, rng):
                 yield token, token.lower_, new, self._swap_word(doc, token, new)
 
+    # ------------------------------------------------------------------ pattern
+    def _pattern(self, doc: Doc, rng: random.Random):
+        present = {lx.PATTERNS.get(t.lower_) for t in doc} - {None}
+        phrases = _pattern_phrases(doc)
+        for token in doc:
+            start, word = phrases.get(token.i, (token.i, token.lower_))
+            if word not in lx.PATTERN_CONTRASTS or (token.i - 1) in phrases:
+                continue
+            while start > 0 and _hedges(doc[start - 1], token):
+                start -= 1  # "horizontally striped", "zebra striped": the whole goes
+            if not _is_pattern_use(doc, token, word) or _natural_colored(token):
+                continue  # "spotted giraffe", "striped zebra": the animal's own coat
+            options = [
+                o
+                for o in lx.PATTERN_CONTRASTS[word]
+                if lx.PATTERNS.get(o.split()[-1]) not in present
+            ]
+            if word in ("stripes", "dots", "spots") or token.dep_ == "pobj":
+                options = [_PATTERN_NOUN.get(o, o) for o in options if o != "solid"]
+            if _after_two_colors(doc, start):
+                options = [o for o in options if o != "solid"]  # "red and white solid shirt"
+            old = doc[start : token.i + 1].text.lower()
+            for new in self._pick(options, rng):
+                edits = [Edit(start, token.i + 1, same_case(new, doc[start].text))]
+                article = article_edit(doc, start, new)
+                yield token, old, new, [article, *edits] if article else edits
+
 
 # ---------------------------------------------------------------------- predicates
 _VOCABULARY = {
     "color": frozenset(lx.COLOR_FAMILIES),
     "size": frozenset(lx.SIZE_ANTONYMS),
     "material": frozenset(lx.MATERIAL_CONTRASTS),
+    "pattern": frozenset(lx.PATTERN_CONTRASTS) | {p[0] for p in lx.PATTERN_PHRASES},
     "count": frozenset({"a", "an", *lx.NUMBER_WORDS}),
 }
 
@@ -336,3 +375,50 @@ def _is_material_use(token: Token) -> bool:
     if token.dep_ in MODIFIER_DEPS and token.head.pos_ in NOUN_POS and token.head.i > token.i:
         return True
     return token.dep_ == "pobj" and token.head.lower_ == "of" and token.head.head.lemma_ == "make"
+
+
+def _pattern_phrases(doc: Doc) -> dict[int, tuple[int, str]]:
+    """Multi-word patterns ("polka dot"): last token index -> (first index, the word read)."""
+    found = {}
+    lowers = [t.lower_ for t in doc]
+    for phrase, word in lx.PATTERN_PHRASES.items():
+        size = len(phrase)
+        for start in range(len(lowers) - size + 1):
+            if tuple(lowers[start : start + size]) == phrase:
+                found[start + size - 1] = (start, word)
+    return found
+
+
+def _is_pattern_use(doc: Doc, token: Token, word: str) -> bool:
+    """Whether a pattern word describes something: "striped shirt", "shirt is plaid", "man in
+    plaid", "shirt with stripes"; "solid" only of clothing or before a colour ("solid blue")."""
+    if word == "solid":
+        nxt = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        return (token.dep_ in MODIFIER_DEPS and token.head.lower_ in lx.CLOTHING) or (
+            nxt is not None and lx.color_family(nxt.lower_) is not None
+        )
+    if token.pos_ in ("VERB", "AUX") and token.dep_ not in MODIFIER_DEPS:
+        # "the shirt is striped", a fragment's "checkered tablecloth"; not "checked the phone"
+        return word not in _PATTERN_VERBS
+    if token.dep_ in MODIFIER_DEPS or token.dep_ in ("acomp", "conj", "ROOT"):
+        return True
+    if token.dep_ == "dobj":
+        return token.head.lemma_ in ("wear", "have")  # "guy wearing stripes"
+    return token.dep_ == "pobj" and token.head.lower_ in ("in", "with", "of")
+
+
+def _after_two_colors(doc: Doc, start: int) -> bool:
+    """Whether two colours joined by "and" come right before ``start`` ("red and white")."""
+    before = [t.lower_ for t in doc[max(0, start - 3) : start]]
+    return (
+        len(before) == 3
+        and before[1] in ("and", "&")
+        and all(lx.color_family(w) is not None for w in (before[0], before[2]))
+    )
+
+
+def _hedges(word: Token, pattern: Token) -> bool:
+    """Whether ``word`` qualifies the pattern right after it ("horizontally striped", "zebra
+    striped"), so that it goes with it; a colour ("gray striped shirt") stays."""
+    return (word.head == pattern and word.dep_ in _PATTERN_HEDGES
+            and lx.color_family(word.lower_) is None and word.is_alpha)  # fmt: skip

@@ -6,7 +6,7 @@ choices, config validation) costs no spaCy import. A new rewriter is one file un
 
 Example:
     >>> sorted(REWRITERS)
-    ['attribute', 'negation', 'role_reversal']
+    ['attribute', 'negation', 'role_reversal', 'state', 'type']
     >>> rewriter_class("negation").__name__
     'NegationRewriter'
 """
@@ -22,6 +22,8 @@ REWRITERS: dict[str, str] = {
     "attribute": "refaug.rewrite.attribute:AttributeRewriter",
     "negation": "refaug.rewrite.negation:NegationRewriter",
     "role_reversal": "refaug.rewrite.roles:RoleReversalRewriter",
+    "type": "refaug.rewrite.type_variants:TypeRewriter",
+    "state": "refaug.rewrite.states:StateRewriter",
 }
 REWRITER_NAMES: tuple[str, ...] = tuple(REWRITERS)
 
