@@ -44,7 +44,7 @@ test-vllm:
 	.venv-vllm/bin/python -m pytest -q -m vllm -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check refaug tests benchmarks
+	$(BIN)/ruff check refaug tests benchmarks notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/rewrite.py
