@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import logging
 import math
@@ -65,6 +66,16 @@ def import_ray() -> Any:
     return ray
 
 
+def setup_worker() -> None:
+    """Run in each Ray worker process on start: the same torchvision mend the vllm backend
+    applies in the driver (:func:`refaug.views.backends.vllm.ensure_torchvision_importable`), so
+    that ``ray.data.llm``'s stages can import transformers' processors there too."""
+    if importlib.util.find_spec("torchvision") is not None:
+        from refaug.views.backends.vllm import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
+
+
 class RayExecutor(Executor):
     """Runs the batch stages on a Ray cluster through Ray Data.
 
@@ -95,6 +106,8 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+            if self.address is None:  # a local Ray: its workers run this on start
+                options["runtime_env"] = {"worker_process_setup_hook": f"{__name__}.setup_worker"}
             if self.address is None and self.num_cpus is not None:
                 options["num_cpus"] = self.num_cpus
             ray.init(address=self.address, **options)
