@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from refaug.errors import check_choice
+from refaug.registry import load_entry
 
 REWRITERS: dict[str, str] = {
     "attribute": "refaug.rewrite.attribute:AttributeRewriter",
@@ -30,9 +29,7 @@ REWRITER_NAMES: tuple[str, ...] = tuple(REWRITERS)
 
 def rewriter_class(name: str) -> type:
     """The :class:`~refaug.rewrite.base.Rewriter` subclass registered as ``name``."""
-    check_choice("rewriter", name, REWRITER_NAMES)
-    module, _, attribute = REWRITERS[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return load_entry(REWRITERS, name, what="rewriter")
 
 
 def build_rewriter(name: str, **options: Any) -> Any:

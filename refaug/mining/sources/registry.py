@@ -14,10 +14,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from refaug.errors import check_choice
+from refaug.registry import load_entry
 
 CANDIDATE_SOURCES: dict[str, str] = {
     "same_image": "refaug.mining.sources.same_image:SameImageSource",
@@ -31,9 +30,7 @@ SOURCES: tuple[str, ...] = tuple(CANDIDATE_SOURCES)
 
 def source_class(name: str) -> type:
     """The :class:`~refaug.mining.sources.base.CandidateSource` subclass registered as ``name``."""
-    check_choice("sources", name, SOURCES)
-    module, _, attribute = CANDIDATE_SOURCES[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return load_entry(CANDIDATE_SOURCES, name, what="sources")
 
 
 def build_source(name: str) -> Any:
