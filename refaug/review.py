@@ -36,7 +36,7 @@ from datasets import Dataset, DatasetDict
 
 from refaug.errors import DataError
 from refaug.images import decode_image
-from refaug.records import VIEW_FIELDS
+from refaug.records import UNVERIFIED, VIEW_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ __all__ = ["DEFAULT_SAMPLE", "UNVERIFIED", "review_summary", "sample_referents",
 DEFAULT_SAMPLE = 200
 """Referents on the page by default: enough to see every category of RefCOCO (80) a few times."""
 
-UNVERIFIED = "none"
 """The ``verified_by`` of a negative that no check confirmed (and of runs made before the field)."""
 
 TEMPLATE = "review.html.jinja"

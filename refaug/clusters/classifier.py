@@ -34,7 +34,6 @@ from refaug.contrast import (
     Finding,
     compare,
     describe_texts,
-    pair_features,
 )
 from refaug.embed import Embedder
 from refaug.vectors import loosest_member
@@ -234,16 +233,6 @@ class ClusterClassifier:
         if missing:
             self._descriptions.update(zip(missing, describe_texts(missing), strict=True))
         return [self._descriptions[t] for t in texts]
-
-    def contrast_probability(
-        self, cluster: Description, candidates: Sequence[Description], cosine: np.ndarray
-    ) -> tuple[np.ndarray, list[list[Finding]]]:
-        """P(same referent) of each candidate, and the findings behind it."""
-        findings = [compare(cluster, c) for c in candidates]
-        if not findings:
-            return np.zeros(0, np.float32), []
-        features = np.stack([pair_features(f, float(s)) for f, s in zip(findings, cosine, strict=True)])
-        return self.model.probability(features), findings
 
     @property
     def decisive_kinds(self) -> frozenset[str]:

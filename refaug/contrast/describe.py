@@ -1,20 +1,5 @@
-"""The parse: what an expression says about its referent, word by word.
-
-Expressions of two objects in one image usually differ in one contrastive word ("left
-lady" / "right lady", "guy in red" / "man in blue shirt", "2nd from left" / "third from
-left"), which a sentence embedding barely registers. This module reads those words off a
-spaCy parse:
-
-- :func:`describe_texts` parses each distinct text once (``nlp.pipe``) and returns, per
-  text, a :class:`Description` of its referent: the head noun (with its class and tags,
-  through the synonym tables of :mod:`refaug.lexicon`) and its attributes
-  (position, end of a row, ordinal, colour, pattern, size and age, count, material,
-  clothing and accessories, actions and postures), each with its polarity ("without a
-  hat" is a negative "hat"). Words that describe another object ("the star below *the
-  blue circle*") are left out of the referent's attributes and kept as a
-  :class:`Landmark`; an expression with no head noun ("2nd from right") describes the
-  referent all the same. :func:`head_noun` gives the referent's head noun alone, as
-  :func:`describe` reads it.
+"""The parse: :func:`describe_texts` and :func:`head_noun` (the package docstring,
+:mod:`refaug.contrast`, says what a :class:`Description` holds and how it is compared).
 
 Every vocabulary comes from :mod:`refaug.lexicon`, shared with the rewriters.
 """
