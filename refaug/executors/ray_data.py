@@ -68,10 +68,17 @@ def import_ray() -> Any:
 
 def setup_worker() -> None:
     """Run in each Ray worker process on start: the same torchvision mend the vllm backend
-    applies in the driver (:func:`refaug.views.backends.vllm.ensure_torchvision_importable`), so
-    that ``ray.data.llm``'s stages can import transformers' processors there too."""
-    if importlib.util.find_spec("torchvision") is not None:
-        from refaug.views.backends.vllm import ensure_torchvision_importable
+    applies in the driver (:func:`refaug.torchvision_mend.ensure_torchvision_importable`), so
+    that ``ray.data.llm``'s stages can import transformers' processors there too. Where vLLM is
+    installed, its model inspection (a fresh interpreter per architecture) gets the mend too."""
+    if importlib.util.find_spec("vllm") is not None:  # mends torchvision and the inspection
+        from refaug.executors.ray_llm import alias_moved_vllm_modules
+        from refaug.views.backends.vllm import import_vllm
+
+        import_vllm()
+        alias_moved_vllm_modules()
+    elif importlib.util.find_spec("torchvision") is not None:
+        from refaug.torchvision_mend import ensure_torchvision_importable
 
         ensure_torchvision_importable()
 
@@ -158,8 +165,8 @@ class RayExecutor(Executor):
         if generator.backend.name == "vllm":
             from refaug.executors.ray_llm import generate_views_llm
 
-            self._ray()
-            return generate_views_llm(ds, generator, replicas=self.workers("GPU"))
+            gpus = int(self._ray().cluster_resources().get("GPU", 0))
+            return generate_views_llm(ds, generator, replicas=self.workers("GPU"), cpu=gpus == 0)
         rows = ds.remove_columns([c for c in ("views",) if c in ds.column_names])
         features = views_features(rows.features)
         if len(rows) == 0:

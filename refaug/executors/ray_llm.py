@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
+import importlib.util
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,16 +44,44 @@ REQUESTS_PER_REPLICA = 64  # requests sent per engine replica and call: keeps ea
 ERROR_COLUMN = "__inference_error__"  # ray.data.llm's column for a row that failed (should_continue_on_error)
 
 
-def generate_views_llm(ds: Dataset, generator: ViewGenerator, *, replicas: int = 1) -> Dataset:
+# ray.data.llm imports vLLM modules by their old paths; vLLM 0.30+ moved them (Ray 2.60 pins
+# vllm 0.29). Old path -> new path, aliased only where the old one is gone and the new one exists.
+MOVED_VLLM_MODULES = {"vllm.entrypoints.chat_utils": "vllm.renderers.chat_utils"}
+
+
+def alias_moved_vllm_modules() -> list[str]:
+    """Make ``ray.data.llm``'s imports of moved vLLM modules resolve; returns the aliases made.
+
+    Run in the driver and in every Ray worker (:func:`refaug.executors.ray_data.setup_worker`).
+    The moved functions kept their signatures (``parse_chat_messages_async(messages,
+    model_config, content_format=)``), which ``tests/test_executor_ray.py`` exercises end to end.
+    """
+    made = []
+    for old, new in MOVED_VLLM_MODULES.items():
+        if old in sys.modules or importlib.util.find_spec(new) is None:
+            continue
+        try:
+            importlib.import_module(old)
+        except ImportError:
+            sys.modules[old] = importlib.import_module(new)
+            made.append(old)
+            logger.info("aliased %s -> %s for ray.data.llm", old, new)
+    return made
+
+
+def generate_views_llm(ds: Dataset, generator: ViewGenerator, *, replicas: int = 1,
+                       cpu: bool = False) -> Dataset:
     """``generator.run(ds)`` with its ``vllm`` backend's engine calls on ``ray.data.llm``.
 
     Args:
         ds: the referents (an old ``views`` column is replaced).
         generator: a generator whose backend is a :class:`~refaug.views.backends.vllm.VLLMBackend`.
         replicas: vLLM engines (one per GPU with ``tensor_parallel_size`` 1; default 1).
+        cpu: the engines run on CPU (vLLM's CPU build, a cluster without GPUs): each replica
+            asks Ray for one CPU instead of ray.data.llm's default bundle of one GPU.
     """
     remote = copy.copy(generator)
-    remote.backend = RayLLMBackend(generator.backend, replicas=replicas)
+    remote.backend = RayLLMBackend(generator.backend, replicas=replicas, cpu=cpu)
     remote.batch_size = max(generator.batch_size, REQUESTS_PER_REPLICA * replicas)
     out = remote.run(ds, show_progress_bar=False)
     generator.report = remote.report
@@ -64,16 +95,18 @@ class RayLLMBackend(ViewBackend):
         backend: the in-process backend whose model, engine options, sampling and structured
             decoding it uses (and whose :meth:`identity` it keeps, for the cache).
         replicas: data-parallel engine replicas (default 1).
+        cpu: each replica reserves one CPU, not one GPU (vLLM's CPU build).
     """
 
     name: ClassVar[str] = "vllm"
 
-    def __init__(self, backend: VLLMBackend, *, replicas: int = 1) -> None:
+    def __init__(self, backend: VLLMBackend, *, replicas: int = 1, cpu: bool = False) -> None:
         if replicas < 1:
             raise ValueError(f"replicas={replicas!r} is not valid; it must be >= 1")
         super().__init__(model=backend.model, sampling=backend.sampling)
         self.inner = backend
         self.replicas = replicas
+        self.cpu = cpu
         self._processor: Any = None
 
     def identity(self) -> dict[str, Any]:
@@ -83,7 +116,7 @@ class RayLLMBackend(ViewBackend):
     def processor(self) -> Any:
         """The ``ray.data.llm`` processor, built on first use."""
         if self._processor is None:
-            self._processor = build_views_processor(self.inner, replicas=self.replicas)
+            self._processor = build_views_processor(self.inner, replicas=self.replicas, cpu=self.cpu)
         return self._processor
 
     def generate(self, requests: Sequence[ImageRequest]) -> list[str | Exception]:
@@ -115,7 +148,7 @@ def request_row(slot: int, request: ImageRequest, *, structured: bool) -> dict[s
     return {"slot": slot, "messages": [{"role": "user", "content": content}], "schema": schema}
 
 
-def build_views_processor(backend: VLLMBackend, *, replicas: int) -> Any:
+def build_views_processor(backend: VLLMBackend, *, replicas: int, cpu: bool = False) -> Any:
     """A ``vLLMEngineProcessorConfig`` processor with the backend's model, engine and sampling."""
     try:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
@@ -142,8 +175,22 @@ def build_views_processor(backend: VLLMBackend, *, replicas: int) -> Any:
         batch_size=REQUESTS_PER_REPLICA,
         prepare_multimodal_stage=True,
         should_continue_on_error=True,
+        # Ray's Prometheus export of the engine's metrics; vLLM's exporter needs Ray Serve
+        log_engine_metrics=_ray_serve_importable(),
+        # ray.data.llm reserves a {"GPU": 1, "CPU": 1} bundle per replica unless told otherwise
+        **({"placement_group_config": {"bundles": [{"CPU": 1}]}} if cpu else {}),
     )
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
+
+
+def _ray_serve_importable() -> bool:
+    try:
+        import ray.serve  # noqa: F401 - vllm.v1.metrics.ray_wrappers imports it
+    except ImportError:
+        logger.info("ray.serve does not import (pip install 'ray[serve]'): vLLM engine metrics "
+                    "are not exported to Ray's Prometheus endpoint")
+        return False
+    return True
 
 
 def _data_url(image: str | bytes) -> str:
