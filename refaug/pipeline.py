@@ -30,7 +30,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,8 @@ class RunResult:
         stages: one record per stage (name, status, rows, seconds), publish last.
         stats: each stage's statistics, by stage name.
         source: where the rows came from, in words (the summary's first line).
+        no_target: the published ``<split>_no_target`` splits (image-level no-target
+            expressions, gRefCOCO's layout; ``publish/no_target``), empty when none were made.
     """
 
     out: Path
@@ -202,6 +204,7 @@ class RunResult:
     stages: list[dict[str, Any]]
     stats: dict[str, dict[str, Any]]
     source: str = ""
+    no_target: DatasetDict = field(default_factory=DatasetDict)
 
     def summary_rows(self) -> list[tuple]:
         return [(s["name"], s["status"], s["rows"], round(s["seconds"], 2)) for s in self.stages]
@@ -253,8 +256,9 @@ class Pipeline:
             self._record()
             context = RunContext(out=self.out, show_progress=show, executor=executor)
             ds, records = self._run_stages(dataset, context)
-            published = self._publish(ds, context, records)
-        return RunResult(out=self.out, dataset=published, stages=records, stats=context.stats, source=source)
+            published, no_target = self._publish(ds, context, records)
+        return RunResult(out=self.out, dataset=published, stages=records, stats=context.stats, source=source,
+                         no_target=no_target)
 
     def _record(self) -> None:
         """The config, and the versions of refaug, the models and the templates."""
@@ -313,7 +317,8 @@ class Pipeline:
         _save_atomic(result, folder, {**done, "rows": len(result)})
         return load_from_disk(str(folder / "data"))
 
-    def _publish(self, ds: Dataset, context: RunContext, records: list[dict]) -> DatasetDict:
+    def _publish(self, ds: Dataset, context: RunContext, records: list[dict]) -> tuple[DatasetDict, DatasetDict]:
+        from refaug.mining.no_target import no_target_splits
         from refaug.publish import publish, to_refer
         from refaug.review import write_review_page
         from refaug.run_report import publish_info, write_report
@@ -324,19 +329,21 @@ class Pipeline:
             full = DatasetDict({s: ds.filter(lambda v, s=s: v == s, input_columns="split") for s in splits})
             columns = [c for c in PUBLISHED_COLUMNS if c in ds.column_names]
             published = DatasetDict({name: part.select_columns(columns) for name, part in full.items()})
+            no_target = DatasetDict(no_target_splits(full))  # <split>_no_target: gRefCOCO's layout
             with deferred_interrupt():
                 target = self.out / "publish"
                 shutil.rmtree(target, ignore_errors=True)
-                publish(published, target, info=publish_info(self.config, context.stats))
+                publish(published, target, info=publish_info(self.config, context.stats), no_target=no_target)
                 if self.config.to_refer:
                     to_refer(published, self.out / "refer", dataset_name=self.config.dataset,
-                             split_by=self.config.split_by, refer_root=self._refer_root(), overwrite=True)
+                             split_by=self.config.split_by, refer_root=self._refer_root(), overwrite=True,
+                             no_target=no_target)
             records.append({"name": "publish", "status": "ran", "rows": len(ds),
                             "seconds": time.perf_counter() - start})
             write_report(self.out / "report", full, context.stats, records)
             write_review_page(published, self.out / "report")  # report/index.html: look at the negatives
             progress.finish(len(ds), "ran")
-        return published
+        return published, no_target
 
     def _refer_root(self) -> str | None:
         return self.config.refer_root if self.config.source == "refer" else None

@@ -75,8 +75,9 @@ def kind_counts(dd: DatasetDict, column: str = "hard_negatives") -> Counter:
     return counts
 
 
-def dataset_card(dd: DatasetDict, info: PublishInfo) -> str:
-    """The README.md of a published dataset: YAML metadata, then what was done and the counts."""
+def dataset_card(dd: DatasetDict, info: PublishInfo, *, no_target: DatasetDict | None = None) -> str:
+    """The README.md of a published dataset: YAML metadata, then what was done and the counts
+    (``no_target``: the ``<split>_no_target`` splits, a config of their own)."""
     metadata = {
         "pretty_name": info.pretty_name,
         "license": info.license,
@@ -88,6 +89,9 @@ def dataset_card(dd: DatasetDict, info: PublishInfo) -> str:
             {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in dd]}
         ],
     }
+    if no_target:
+        metadata["configs"].append({"config_name": "no_target",
+                                    "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in no_target]})
     kinds = kind_counts(dd)
     lines = [
         "---",
@@ -124,6 +128,13 @@ def dataset_card(dd: DatasetDict, info: PublishInfo) -> str:
         lines += ["", "What proves each negative is not the referent (`verified_by`; `none`: nothing):", "",
                   "| verified_by | negatives |", "| --- | ---: |"]
         lines += [f"| {name} | {n} |" for name, n in verified.most_common()]
+    if no_target:
+        lines += ["", "Image-level no-target expressions (config `no_target`, gRefCOCO's `<split>_no_target`",
+                  "layout: they describe no annotated object of their image):", "",
+                  "| split | images | expressions | verified |", "| --- | ---: | ---: | ---: |"]
+        for name, ds in no_target.items():
+            verified_rows = sum(v != "none" for v in ds["verified_by"]) if "verified_by" in ds.column_names else 0
+            lines.append(f"| {name} | {len(set(ds['image_id']))} | {len(ds)} | {verified_rows} |")
     return "\n".join(lines) + "\n"
 
 
@@ -150,11 +161,15 @@ def publish(
     *,
     info: PublishInfo | None = None,
     parquet: bool = True,
+    no_target: DatasetDict | dict[str, Dataset] | None = None,
 ) -> Path:
     """Write ``out_dir/dataset`` (save_to_disk), ``out_dir/data/<split>.parquet`` and ``out_dir/README.md``.
 
     Columns are cast to :data:`refaug.records.ROW_FEATURES` when they are the published
-    columns; extra columns are kept with their own features.
+    columns; extra columns are kept with their own features. ``no_target`` (the
+    ``<split>_no_target`` splits of :func:`refaug.mining.no_target.no_target_splits`, gRefCOCO's
+    layout) goes to ``out_dir/no_target`` (save_to_disk) and ``out_dir/data/<split>_no_target.parquet``,
+    a config of its own in the card (its columns differ from the referent rows').
 
     Returns:
         ``out_dir``.
@@ -164,11 +179,14 @@ def publish(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dd.save_to_disk(str(out / "dataset"))
+    extra = DatasetDict(no_target or {})
+    if extra:
+        extra.save_to_disk(str(out / "no_target"))
     if parquet:
         (out / "data").mkdir(exist_ok=True)
-        for name, ds in dd.items():
+        for name, ds in {**dd, **extra}.items():
             ds.to_parquet(str(out / "data" / f"{name}.parquet"))
-    atomic_write_text(out / "README.md", dataset_card(dd, info or PublishInfo()))
+    atomic_write_text(out / "README.md", dataset_card(dd, info or PublishInfo(), no_target=extra))
     (out / "publish_info.json").write_text(json.dumps(asdict(info or PublishInfo()), indent=2))
     logger.info("published %s to %s", {k: len(v) for k, v in dd.items()}, out)
     return out
@@ -324,6 +342,7 @@ def to_refer(
     include: tuple[str, ...] = ("views",),
     refer_root: str | Path | None = None,
     overwrite: bool = False,
+    no_target: DatasetDict | dict[str, Dataset] | None = None,
 ) -> Path:
     """Write a refer-toolkit folder that refer-based training code reads unchanged.
 
@@ -345,6 +364,12 @@ def to_refer(
         refer_root: the original refer folder: its refs and ``instances.json`` (with masks)
             are copied; without it both are built from the rows (boxes only, no masks).
         overwrite: replace files in a non-empty ``out_dir``.
+        no_target: ``<split>_no_target`` rows (:func:`refaug.mining.no_target.no_target_splits`;
+            splits of ``dataset`` so named count too): written as gRefCOCO no-target refs
+            (``ann_id`` ``[-1]``, ``no_target`` true; each sentence keeps ``kind``, ``detail``,
+            ``origin``, ``verified_by``, ``similarity``, ``reason``) to a sidecar
+            ``no_target(<split_by>).json``, which ``load_refer`` reads back as
+            ``<split>_no_target`` splits; the refs file stays one the refer toolkit reads.
 
     Returns:
         ``out_dir``, ready for ``load_refer(out_dir, dataset_name, split_by)``.
@@ -352,6 +377,8 @@ def to_refer(
     for value in include:
         check_choice("include", value, ("views", *VIEW_FIELDS))
     dd = _as_dict(dataset)
+    no_target = {**{k: v for k, v in dd.items() if k.endswith(NO_TARGET_SUFFIX)}, **(no_target or {})}
+    dd = DatasetDict({k: v for k, v in dd.items() if not k.endswith(NO_TARGET_SUFFIX)})
     out = Path(out_dir)
     _check_target(out, overwrite)
     folder = out / dataset_name
@@ -371,8 +398,37 @@ def to_refer(
     refs = _with_views(refs, rows, include)
     atomic_write_bytes(folder / f"refs({split_by}).p", pickle.dumps(refs, protocol=pickle.HIGHEST_PROTOCOL))
     atomic_write_text(folder / f"hard_negatives({split_by}).json", json.dumps(_negatives_sidecar(rows)))
+    if no_target:
+        first = 1 + max((s["sent_id"] for r in refs for s in r.get("sentences", ())), default=-1)
+        no_target_refs = _no_target_refs(no_target, first)
+        atomic_write_text(folder / f"no_target({split_by}).json", json.dumps(no_target_refs))
+        logger.info("wrote %d no-target refs to %s", len(no_target_refs), folder / f"no_target({split_by}).json")
     logger.info("wrote refer folder %s (%d refs)", folder, len(refs))
     return out
+
+
+NO_TARGET_SUFFIX = "_no_target"
+
+
+def _no_target_refs(splits: dict[str, Dataset], first_sent_id: int) -> list[dict[str, Any]]:
+    """gRefCOCO-style no-target refs (``ann_id`` ``[-1]``) from ``<split>_no_target`` rows, one per ref id."""
+    from refaug.records import NO_TARGET_EXTRA_FEATURES
+
+    refs: dict[int, dict[str, Any]] = {}
+    sent_id = first_sent_id
+    for ds in splits.values():
+        for row in ds:
+            ref = refs.setdefault(int(row["ref_id"]), {
+                "ref_id": int(row["ref_id"]), "ann_id": [-1], "category_id": [-1], "image_id": int(row["image_id"]),
+                "split": row["split"], "no_target": True, "sent_ids": [], "sentences": [],
+                "file_name": Path((row.get("image") or {}).get("path") or f"{row['image_id']}.jpg").name})
+            tokens = refer_tokens(row["expression"])
+            extra = {k: row[k] for k in NO_TARGET_EXTRA_FEATURES if k in row}
+            ref["sentences"].append({"raw": row["expression"], "sent": " ".join(tokens), "sent_id": sent_id,
+                                     "tokens": tokens, **extra})
+            ref["sent_ids"].append(sent_id)
+            sent_id += 1
+    return list(refs.values())
 
 
 def _with_views(refs: list[dict], rows: dict[int, dict], include: tuple[str, ...]) -> list[dict]:

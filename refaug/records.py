@@ -239,6 +239,9 @@ class HardNegative:
             ``model_score`` (the model's raw score); None where a part was not computed.
         verified_by: what proves it is not the referent, one of :data:`VERIFICATIONS`
             (default ``"none"``).
+        plausibility: for a generated text, the plausibility filter's language-model score
+            relative to the text it came from (nats per token; 0: as likely as its source,
+            :mod:`refaug.plausibility`); None where not scored (human texts, filter off).
     """
 
     text: str
@@ -250,6 +253,7 @@ class HardNegative:
     reason: str
     score_parts: dict[str, float | None] | None = None
     verified_by: str = UNVERIFIED
+    plausibility: float | None = None
 
     def __post_init__(self) -> None:
         if self.verified_by not in VERIFICATIONS:
@@ -260,6 +264,7 @@ class HardNegative:
     def from_candidate(
         cls, candidate: Candidate, *, similarity: float, score: float, reason: str,
         score_parts: dict[str, float | None] | None = None, verified_by: str = UNVERIFIED,
+        plausibility: float | None = None,
     ) -> HardNegative:
         return cls(
             text=candidate.text,
@@ -271,6 +276,7 @@ class HardNegative:
             reason=reason,
             score_parts=score_parts,
             verified_by=verified_by,
+            plausibility=plausibility,
         )
 
     @property
@@ -324,7 +330,25 @@ HARD_NEGATIVE_FEATURE = {
     "reason": Value("string"),
     "score_parts": {part: Value("float32") for part in SCORE_PARTS},
     "verified_by": Value("string"),
+    # the plausibility filter's relative LM score (refaug.plausibility); null where not scored
+    "plausibility": Value("float32"),
 }
+
+# An image-level no-target expression (refaug.mining.no_target): a text that describes no annotated
+# object of the image. ``kind`` is the kind of the candidate it was made from (a rewriter's, or
+# ``cross_image`` for another image's expression), ``similarity`` its highest centroid cosine to
+# one of the image's objects, ``verified_by`` the weakest of the proofs against each object.
+NO_TARGET_EXTRA_FEATURES = {
+    "kind": Value("string"),
+    "detail": Value("string"),
+    "origin": Value("string"),
+    "verified_by": Value("string"),
+    "similarity": Value("float32"),
+    "reason": Value("string"),
+}
+# The per-referent column ``no_target``: the image's no-target expressions anchored at this object
+# (the one a rewrite was made from, or the most similar one), ``rank`` within the image (0 first).
+NO_TARGET_FEATURE = {"text": Value("string"), **NO_TARGET_EXTRA_FEATURES, "rank": Value("int32")}
 
 REFERENT_FEATURES = Features(
     {

@@ -148,7 +148,8 @@ def _negative(item: dict[str, Any]) -> dict[str, Any]:
     return {"text": item.get("text") or "", "kind": item.get("kind") or "unknown",
             "detail": item.get("detail") or "", "origin": item.get("origin") or "",
             "similarity": item.get("similarity"), "score": item.get("score"),
-            "verified_by": item.get("verified_by") or UNVERIFIED, "reason": item.get("reason") or ""}
+            "verified_by": item.get("verified_by") or UNVERIFIED, "reason": item.get("reason") or "",
+            "plausibility": item.get("plausibility")}  # the filter's relative LM score; None: not scored
 
 
 def _card(row: dict[str, Any], split: str) -> dict[str, Any]:

@@ -34,7 +34,8 @@ REWRITE_FIELDS = ("rewriters", "max_per_text", "seed")
 EMBED_FIELDS = ("embedder",)
 CLASSIFY_FIELDS = ("method", "threshold")
 MINE_FIELDS = ("num_negatives", "mining_sources", "same_class", "max_similarity", "relative_margin",
-               "require_verified", "selection", "similarity_floor", "diversity", "seed")
+               "require_verified", "selection", "similarity_floor", "diversity", "no_target_per_image", "plausibility",
+               "seed")
 
 
 @dataclass(frozen=True)

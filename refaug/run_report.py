@@ -100,10 +100,32 @@ def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
         total = max(1, sum(candidates.values()))
         parts.append(format_table([(rule, n, f"{100 * n / total:.1f}%") for rule, n in sorted(dropped.items())],
                                   ["rejected by", "candidates", "share"], title="rejections"))
+    no_target = stats.get("mine", {}).get("no_target") or {}
+    if no_target.get("images"):
+        parts.append(format_table([(
+            no_target["images"], no_target["images_with"], f"{no_target['per_image_mean']:.1f}",
+            f"{100 * no_target['verified_share']:.1f}%",
+            f"{no_target['multi_object_min']} / {no_target['multi_object_median']:g}")],
+            ["images", "with no-target", "per image", "verified", "min / median (2+ objects)"],
+            title="no-target expressions (<split>_no_target)"))
+    plausibility = stats.get("mine", {}).get("plausibility") or {}
+    if plausibility.get("mode", "off") != "off":
+        parts.append(plausibility_table(plausibility))
     failures = stats.get("views", {}).get("failed")
     if failures:
         parts.append(f"view generation failed for {failures} referents (see run.log)")
     return "\n\n".join(parts)
+
+
+def plausibility_table(plausibility: dict[str, Any]) -> str:
+    """The plausibility filter's counter: generated finalists checked, dropped per kind and check."""
+    dropped = plausibility.get("dropped") or {}
+    rows = [(kind, d.get("lm", 0), d.get("cooccurrence", 0)) for kind, d in sorted(dropped.items())]
+    rows.append(("all", sum(r[1] for r in rows), sum(r[2] for r in rows)))
+    return format_table(rows, ["kind", "dropped (lm)", "dropped (co-occurrence)"],
+                        title=f"plausibility filter ({plausibility['mode']}): "
+                              f"{plausibility.get('checked', 0)} generated finalists checked, "
+                              f"{plausibility.get('scored', 0)} scored by the language model")
 
 
 def similarity_samples(dd: DatasetDict) -> dict[str, list[float]]:

@@ -192,9 +192,11 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
 
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
-    """Hard negatives per split (no negative crosses a split boundary); the per-kind report in the stats."""
+    """Hard negatives per split (no negative crosses a split boundary), and the images' no-target
+    expressions (``no_target`` column); the per-kind report and the no-target counts in the stats."""
     from refaug.clusters import ClusterClassifier
     from refaug.mining import mine_hard_negatives
+    from refaug.mining.no_target import no_target_stats
 
     embedder = build_embedder(config, context)
     parts, report = [], None
@@ -217,6 +219,8 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
             output_format="nested",
             show_progress_bar=None if context.show_progress else False,
             return_report=True,
+            no_target_per_image=config.no_target_per_image,
+            plausibility=config.plausibility,
         )
         parts.append(mined)
         report = found if report is None else report.merge(found)
@@ -230,5 +234,8 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
                              "candidates_by_kind": {k: v["candidates"] for k, v in by_kind.items()},
                              "verified": sum(out["num_verified"]), "by_kind": by_kind, "dropped": dict(dropped),
                              "short": report.short if report else 0,
-                             "short_verified": report.short_verified if report else 0}
+                             "short_verified": report.short_verified if report else 0,
+                             "no_target": no_target_stats(out),
+                             "plausibility": {"mode": config.plausibility,
+                                              **(report.plausibility() if report else {})}}
     return out

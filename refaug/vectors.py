@@ -22,6 +22,20 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
+def pair_cosines(vectors: np.ndarray, centroids: np.ndarray, vocab: np.ndarray, rows: np.ndarray, *,
+                 chunk: int = 65536) -> np.ndarray:
+    """``vectors[vocab[i]] @ centroids[rows[i]]`` for every pair i, ``chunk`` pairs at a time.
+
+    The same numbers as one ``einsum`` over the gathered rows, without holding two
+    ``(pairs, d)`` copies at once (a run's distractor pairs number in the millions).
+    """
+    out = np.empty(len(vocab), np.float32)
+    for start in range(0, len(vocab), chunk):
+        stop = start + chunk
+        out[start:stop] = np.einsum("nd,nd->n", vectors[vocab[start:stop]], centroids[rows[start:stop]])
+    return out
+
+
 def centroid(members: np.ndarray) -> np.ndarray:
     """The normalised mean of the ``members`` rows (one cluster)."""
     if members.shape[0] == 0:

@@ -170,3 +170,12 @@ def test_texts_keep_within_the_schema_bound(synthetic_small):
     texts = [t for v in out["views"] if v for k, t in v.items() if k != "source" and t]
     assert texts and max(len(t) for t in texts) <= 20
     assert parse_response('{"r1": {"appearance": "x", "action": null, "spatial": "y", "alternative": "z"}}', ["r1"]).ok
+
+
+def test_colour_table_names_pixels_as_color_indices_does():
+    from refaug.views.backends.rules import _color_table, _rgb_codes
+
+    rng = np.random.default_rng(0)
+    pixels = np.concatenate([rng.integers(0, 256, (50_000, 3)), np.repeat(np.arange(256), 3).reshape(-1, 3),
+                             [[0, 0, 0], [255, 255, 255], [255, 0, 0], [120, 70, 30]]]).astype(np.uint8)
+    np.testing.assert_array_equal(_color_table()[_rgb_codes(pixels)], color_indices(pixels))

@@ -293,3 +293,30 @@ def test_finding_strings_name_their_grounds():
         "head: bike = motorcycle (head: bike; WordNet: motorcycle)")
     assert str(Finding("color", False, "beige", "white", "couch", "CIELAB distance 30.0")) == (
         "color: beige ~ white (head: couch; CIELAB distance 30.0)")
+
+
+def test_feature_matrix_is_pair_features_row_by_row():
+    """The judgement's one-matrix features equal stacking pair_features, on real parses."""
+    from refaug.contrast import feature_matrix, pair_features
+
+    clusters = [["left lady in red"], ["the man holding an umbrella", "guy on right"], ["2nd zebra from left"]]
+    candidates = ["lady on the right in blue", "woman without a hat", "man on left", "third zebra from left",
+                  "the circle below the purple star", "zebra"]
+    cluster_descriptions = [Description.union(describe_texts(c)) for c in clusters]
+    findings = [compare(c, d) for c in cluster_descriptions for d in describe_texts(candidates)]
+    assert any(f.conflict for found in findings for f in found) and any(not f.conflict for found in findings for f in found)
+    cosine = np.linspace(0.1, 0.9, len(findings)).astype(np.float32)
+    expected = np.stack([pair_features(f, float(c)) for f, c in zip(findings, cosine, strict=True)])
+    np.testing.assert_array_equal(feature_matrix(findings, cosine), expected)
+
+
+def test_described_texts_are_parsed_once_per_process(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("refaug.contrast.describe")  # the package's describe is the function
+    first = describe_texts(["the zebra second from the left", "a tall giraffe"])
+    parsed = []
+    monkeypatch.setattr(module, "describe", lambda doc: parsed.append(doc.text) or module.Description())
+    again = describe_texts(["a tall giraffe", "the zebra second from the left", "an unseen text for the memo test"])
+    assert parsed == ["an unseen text for the memo test"]  # the other two came from the memo, the same objects
+    assert again[0] is first[1] and again[1] is first[0]

@@ -49,8 +49,8 @@ def test_encode_is_normalised_float32_in_input_order(embedder):
 
 def test_each_distinct_text_is_encoded_once(tmp_path):
     emb = Embedder()
-    counting = CountingModel(emb.model)
-    emb._model = counting
+    counting = CountingModel(emb.encoder)
+    emb._encoder = counting
     emb.encode(["a", "b", "a", "b", "a", "c"])
     assert sorted(counting.seen) == ["a", "b", "c"]
 
@@ -106,3 +106,33 @@ def test_works_in_dataset_map(embedder):
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         Embedder(batch_size=0)
+
+
+TEXTS = ["left lady", "lady on the right", "the man in a red shirt", "guy in blue", "red car on the left",
+         "the small white dog", "big brown bear", "second zebra from left", "bowl of rice", "empty chair"]
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_backends_agree_with_torch(backend, tmp_path, monkeypatch):
+    """The ONNX export of the packaged MiniLM (built here from the local weights) against torch fp32."""
+    monkeypatch.setenv("REFAUG_CACHE", str(tmp_path))
+    reference = Embedder(backend="torch").encode(TEXTS)
+    onnx = Embedder(backend=backend)
+    vectors = onnx.encode(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == reference.shape
+    assert list(tmp_path.glob("onnx/*/model*.onnx"))  # exported and cached on disk
+    cosine = (vectors * reference).sum(1)
+    if backend == "onnx":
+        np.testing.assert_allclose(vectors, reference, atol=1e-5)
+        assert onnx.identity == Embedder(backend="torch").identity  # the same vectors share a cache
+    else:
+        assert cosine.min() > 0.95
+        assert onnx.identity != Embedder(backend="torch").identity
+        # the pairwise similarities keep their shape (0.994 measured; a broken quantisation is far below)
+        upper = np.triu_indices(len(TEXTS), 1)
+        assert np.corrcoef((reference @ reference.T)[upper], (vectors @ vectors.T)[upper])[0, 1] > 0.98
+
+
+def test_bad_backend():
+    with pytest.raises(ValueError, match="backend='tensorflow' is not valid; choose one of torch, onnx"):
+        Embedder(backend="tensorflow")

@@ -88,12 +88,23 @@ def _open_results(path: Path):
     raise FileNotFoundError(f"{path} holds no saved dataset (looked in ., dataset/, publish/dataset/)")
 
 
+def _open_no_target(path: Path):
+    """The ``<split>_no_target`` splits a run or publish folder holds in ``no_target/``, or None."""
+    from datasets import load_from_disk
+
+    for candidate in (path / "no_target", path / "publish" / "no_target", path.parent / "no_target"):
+        if _is_saved_dataset(candidate):
+            return load_from_disk(str(candidate))
+    return None
+
+
 def _export_refer(args: argparse.Namespace) -> int:
     from refaug.publish import to_refer
 
     out = to_refer(
         _open_results(Path(args.run_dir)),
         args.out_dir,
+        no_target=_open_no_target(Path(args.run_dir)),
         dataset_name=args.dataset,
         split_by=args.split_by,
         include=tuple(args.include),

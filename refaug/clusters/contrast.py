@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from refaug.clusters.base import ClusterSet, Judgement, JudgementMethod
-from refaug.contrast import ContrastModel, Description, compare, pair_features
+from refaug.contrast import (
+    FEATURES,
+    ContrastModel,
+    Description,
+    compare,
+    conflict_columns,
+    feature_matrix,
+)
+from refaug.vectors import pair_cosines
 
 # The contrast model's weights: fitted by `python benchmarks/contrast.py --data
 # ../shared/data/refcoco_real_dev.jsonl --fit-defaults` (all-MiniLM-L6-v2; leave-one-out
@@ -40,6 +48,14 @@ DEFAULT_CONTRAST_MODEL = ContrastModel(
 )
 
 
+# The findings of the (cluster description, candidate description) pairs this process has
+# compared: mining judges again the distractors the classify stage judged (and the same-image
+# texts twice, against the cluster and against the human expressions), and ``compare`` is a
+# pure function of the two descriptions. Emptied at its limit (about 150 MB).
+_COMPARED: dict[tuple[Description, Description], list[Any]] = {}
+_COMPARED_LIMIT = 500_000
+
+
 class ContrastMethod(JudgementMethod):
     name = "contrast"
     # P(same referent) at 0.5: the balanced logistic model's own decision point (its
@@ -58,11 +74,14 @@ class ContrastMethod(JudgementMethod):
         agreement could lift them to the threshold
         (:meth:`~refaug.contrast.ContrastModel.cosine_floor`), get the cosine-only probability
         without a parse: their verdict (negative) is the same. Without it every pair is parsed.
+        The features of the parsed pairs are built as one matrix (:func:`~refaug.contrast.feature_matrix`).
         """
         clf = self.classifier
         rows, vocab = np.asarray(rows, np.int64), np.asarray(vocab, np.int64)
-        cosine = clusters.cosine(rows, vocab) if cosine is None else np.asarray(cosine, np.float32)
-        features = np.zeros((len(rows), len(pair_features([], 0.0))), np.float32)
+        if cosine is None:
+            cosine = pair_cosines(clusters.vectors, clusters.centroid, vocab, rows)
+        cosine = np.asarray(cosine, np.float32)
+        features = np.zeros((len(rows), len(FEATURES)), np.float32)
         features[:, 0] = cosine
         probability = clf.model.probability(features)
         conflict = np.zeros(len(rows), bool)
@@ -72,26 +91,50 @@ class ContrastMethod(JudgementMethod):
         else:  # only the live pairs that findings could lift to the threshold
             need = np.nonzero(np.asarray(alive, bool) & (cosine >= clf.model.cosine_floor(clf.threshold)))[0]
         if len(need):
-            decisive = clf.decisive_kinds
-            for i, found in zip(need, self._findings(clusters, rows[need], vocab[need]), strict=True):
-                features[i] = pair_features(found, float(cosine[i]))
-                conflict[i] = any(f.conflict and f.kind in decisive for f in found)
-                findings[i] = found
+            found = self._findings(clusters, rows[need], vocab[need])
+            features[need] = feature_matrix(found, cosine[need])
+            decisive = conflict_columns(clf.decisive_kinds)
+            if len(decisive):
+                conflict[need] = features[need][:, decisive].any(axis=1)
+            for i, f in zip(need.tolist(), found, strict=True):
+                findings[i] = f
             probability[need] = clf.model.probability(features[need])
         return Judgement(cosine=cosine, similarity=probability, negative=(probability < clf.threshold) | conflict,
                          conflict=conflict, findings=findings)
 
     def _findings(self, clusters: ClusterSet, rows: np.ndarray, vocab: np.ndarray) -> list[list[Any]]:
-        """The findings of each pair; the clusters' and candidates' texts parsed in one pass."""
+        """The findings of each pair; the clusters' and candidates' texts parsed in one pass.
+
+        ``compare`` is a function of the two descriptions alone, so a cluster meets each
+        distinct candidate description once (texts that differ in words the parse does not
+        read, "red car" and "the red car", describe alike).
+        """
         clf = self.classifier
         members = {int(r): clusters.member_texts(int(r)) for r in np.unique(rows)}
         candidates = np.unique(vocab)
         member_texts = [t for texts in members.values() for t in texts]
         described = clf.describe(member_texts + [clusters.texts[v] for v in candidates])
-        described = dict(zip(candidates.tolist(), described[len(member_texts) :], strict=True))
+        canonical: dict[Description, int] = {}
+        code = {int(v): canonical.setdefault(d, len(canonical))
+                for v, d in zip(candidates.tolist(), described[len(member_texts) :], strict=True)}
+        by_code = list(canonical)
         unions = {r: Description.union(clf.describe(texts), category=_category(clusters, r))
                   for r, texts in members.items()}
-        return [compare(unions[int(r)], described[int(v)]) for r, v in zip(rows, vocab, strict=True)]
+        if len(_COMPARED) > _COMPARED_LIMIT:
+            _COMPARED.clear()
+        memo: dict[tuple[int, int], list[Any]] = {}
+        out = []
+        for r, v in zip(rows.tolist(), vocab.tolist(), strict=True):
+            key = (r, code[v])
+            found = memo.get(key)
+            if found is None:
+                pair = (unions[r], by_code[key[1]])
+                found = _COMPARED.get(pair)
+                if found is None:
+                    found = _COMPARED[pair] = compare(*pair)
+                memo[key] = found
+            out.append(found)
+        return out
 
     @classmethod
     def calibrated_options(cls, threshold: float, model: dict[str, Any] | None) -> dict[str, Any]:

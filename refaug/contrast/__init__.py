@@ -39,7 +39,7 @@ from __future__ import annotations
 from refaug.contrast.compare import CONTRAST_KINDS, Finding, compare
 from refaug.contrast.describe import describe, describe_texts, head_class, head_noun
 from refaug.contrast.description import Attribute, Description, Landmark
-from refaug.contrast.features import FEATURES, pair_features
+from refaug.contrast.features import FEATURES, conflict_columns, feature_matrix, pair_features
 from refaug.contrast.model import ContrastModel
 
 __all__ = [
@@ -51,8 +51,10 @@ __all__ = [
     "Finding",
     "Landmark",
     "compare",
+    "conflict_columns",
     "describe",
     "describe_texts",
+    "feature_matrix",
     "head_class",
     "head_noun",
     "pair_features",

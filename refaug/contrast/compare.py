@@ -165,18 +165,25 @@ def _attribute_findings(cluster: Description, candidate: Description) -> list[Fi
 def _landmark_findings(cluster: Description, candidate: Description) -> list[Finding]:
     """A text whose landmark is the other text's referent, or the same landmark on two sides."""
     head = cluster.head
-    for mark in candidate.landmarks:
+    # Sorted, as the attributes are: the first landmark found names the finding, and a set's
+    # order changes with the process's hash seed (the reason text did, between runs).
+    ours_marks, their_marks = _sorted_landmarks(cluster), _sorted_landmarks(candidate)
+    for mark in their_marks:
         if (agreed := _is_described(cluster, mark.description())) is not None:
             return [Finding("landmark", True, agreed, mark.word, head)]
-    for mark in cluster.landmarks:
+    for mark in ours_marks:
         if (agreed := _is_described(candidate, mark.description())) is not None:
             return [Finding("landmark", True, mark.word, agreed, head)]
     found = []
-    for ours in cluster.landmarks:
-        for theirs in candidate.landmarks:
+    for ours in ours_marks:
+        for theirs in their_marks:
             if ours.axis and ours.axis == theirs.axis and _same_object(ours.description(), theirs.description()):
                 found.append(Finding("landmark", ours.relation != theirs.relation, ours.word, theirs.word, head))
     return sorted(found, key=lambda f: not f.conflict)[:1]
+
+
+def _sorted_landmarks(description: Description) -> list:
+    return sorted(description.landmarks, key=lambda m: (m.word, m.head, m.axis, m.relation, sorted(m.attributes)))
 
 
 def _is_described(referent: Description, landmark: Description) -> str | None:

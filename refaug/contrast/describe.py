@@ -533,8 +533,21 @@ def _landmark(doc: Doc, head: int, heads: set[int], items: dict[int, str], used:
         attributes=frozenset(attributes), word=doc[start : head + 1].text)
 
 
+# The descriptions this process has made, by pipeline and text: a run's classify and mine
+# stages (and the classifiers of one process) judge the same texts, and a parse is the
+# judgement's largest cost (benchmarks/end_to_end.py). A description depends only on the text
+# and the pipeline, so the memo never goes stale within a process; it is emptied at its limit.
+_MEMO: dict[tuple[tuple[str, ...], str], Description] = {}
+_MEMO_LIMIT = 1_000_000
+
+
+def _pipeline_key(nlp) -> tuple[str, ...]:
+    meta = getattr(nlp, "meta", {}) or {}
+    return (str(meta.get("lang", "")), str(meta.get("name", "")), str(meta.get("version", "")), *nlp.pipe_names)
+
+
 def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> list[Description]:
-    """Describe each text; each distinct text is parsed once (``nlp.pipe``).
+    """Describe each text; each distinct text is parsed once per process (``nlp.pipe``).
 
     Args:
         texts: expressions.
@@ -550,12 +563,14 @@ def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> 
         from refaug.nlp import load_nlp
 
         nlp = load_nlp(disable=("ner",))
-    distinct = list(dict.fromkeys(texts))
+    key = _pipeline_key(nlp)
+    distinct = [t for t in dict.fromkeys(texts) if (key, t) not in _MEMO]
+    if len(_MEMO) + len(distinct) > _MEMO_LIMIT:
+        _MEMO.clear()
+        distinct = list(dict.fromkeys(texts))
     corrected = [correct(t) for t in distinct]
-    described = {}
     for t, (_, fixes), doc in zip(distinct, corrected, nlp.pipe([c for c, _ in corrected], batch_size=batch_size),
                                   strict=True):
         d = describe(doc)
-        described[t] = replace(d, corrections=frozenset(fixes)) if fixes else d
-    return [described[t] for t in texts]
-
+        _MEMO[key, t] = replace(d, corrections=frozenset(fixes)) if fixes else d
+    return [_MEMO[key, t] for t in texts]

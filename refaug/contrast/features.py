@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -16,6 +16,9 @@ FEATURES: tuple[str, ...] = (
     *(f"conflict:{k}" for k in CONTRAST_KINDS), *(f"agree:{k}" for k in CONTRAST_KINDS),
 )
 _INDEX = {name: i for i, name in enumerate(FEATURES)}
+_COLUMN = {(name.startswith("conflict:"), name.split(":", 1)[1]): i for i, name in enumerate(FEATURES) if ":" in name}
+_CONFLICT_COLUMNS = np.array([i for (conflict, _), i in _COLUMN.items() if conflict])
+_AGREE_COLUMNS = np.array([i for (conflict, _), i in _COLUMN.items() if not conflict])
 
 
 def pair_features(findings: Sequence[Finding], cosine: float) -> np.ndarray:
@@ -30,3 +33,29 @@ def pair_features(findings: Sequence[Finding], cosine: float) -> np.ndarray:
     for kind in agreements:
         x[_INDEX[f"agree:{kind}"]] = 1.0
     return x
+
+
+def feature_matrix(findings: Iterable[Sequence[Finding]], cosine: np.ndarray) -> np.ndarray:
+    """:func:`pair_features` of many pairs at once: ``(len(cosine), len(FEATURES))`` float32.
+
+    One pass over the findings collects the (pair, column) indicators; the counts are the
+    indicator columns' sums. The same numbers as stacking :func:`pair_features` row by row.
+    """
+    cosine = np.asarray(cosine, np.float32)
+    x = np.zeros((len(cosine), len(FEATURES)), np.float32)
+    x[:, 0] = cosine
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, found in enumerate(findings):
+        for key in {(f.conflict, f.kind) for f in found}:
+            rows.append(i)
+            cols.append(_COLUMN[key])
+    x[np.asarray(rows, np.int64), np.asarray(cols, np.int64)] = 1.0
+    x[:, 1] = x[:, _CONFLICT_COLUMNS].sum(axis=1)
+    x[:, 2] = x[:, _AGREE_COLUMNS].sum(axis=1)
+    return x
+
+
+def conflict_columns(kinds: Iterable[str]) -> np.ndarray:
+    """The :data:`FEATURES` columns of the conflicts of ``kinds`` (``conflict:<kind>``)."""
+    return np.array(sorted(_INDEX[f"conflict:{k}"] for k in kinds), np.int64)

@@ -32,7 +32,13 @@ from typing import Any, Literal
 from datasets import Dataset, DatasetDict, Features, Image, List, Value
 
 from refaug.errors import DataError, check_choice
-from refaug.records import HARD_NEGATIVE_FEATURE, REFERENT_FEATURES, VIEW_FIELDS, VIEWS_FEATURE
+from refaug.records import (
+    HARD_NEGATIVE_FEATURE,
+    NO_TARGET_EXTRA_FEATURES,
+    REFERENT_FEATURES,
+    VIEW_FIELDS,
+    VIEWS_FEATURE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -268,10 +274,29 @@ def _no_target_rows(ref: dict[str, Any], *, images: Path | None, coco: _Coco, pa
     where = {"file": str(path), "row": f"ref_id {ref['ref_id']}"}
     image_id = int(ref["image_id"])
     image = _image_field(coco, image_id, images, where) if image_id in coco.images else None
-    return [
+    rows = [
         {"ref_id": int(ref["ref_id"]), "image_id": image_id, "expression": text, "image": image, "split": str(ref["split"])}
         for text in _expressions(ref, where)
     ]
+    sentences = [x for x in ref["sentences"] if not (isinstance(x, dict) and x.get("view"))]
+    for row, sentence in zip(rows, sentences, strict=True):  # what a refaug export adds to a sentence
+        if isinstance(sentence, dict) and NO_TARGET_EXTRA_FEATURES.keys() & sentence.keys():
+            row.update({k: sentence.get(k) for k in NO_TARGET_EXTRA_FEATURES})
+    return rows
+
+
+def _read_no_target_sidecar(path: Path) -> list[dict[str, Any]]:
+    """The no-target refs a refaug export wrote beside the refs (gRefCOCO's layout), or none."""
+    if not path.is_file():
+        return []
+    try:
+        refs = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"cannot read the no-target sidecar ({exc})", file=str(path), fix="export again") from exc
+    if not isinstance(refs, list):
+        raise DataError(f"expected a list of no-target refs, found {type(refs).__name__}", file=str(path),
+                        fix="export again")
+    return refs
 
 
 def _collect(
@@ -324,7 +349,9 @@ def load_refer(
         the sidecar's negatives in a ``hard_negatives`` column.
         For gRefCOCO, no-target expressions (refs with ``ann_id == [-1]``) are kept apart in
         splits named ``<split>_no_target`` (columns ``ref_id, image_id, expression, image, split``):
-        they are ready-made negatives for their image. Multi-target refs become one row whose
+        they are ready-made negatives for their image. A refaug export's no-target refs (the
+        sidecar ``no_target(<split_by>).json``, same layout) join them, with the columns
+        ``kind, detail, origin, verified_by, similarity, reason`` too. Multi-target refs become one row whose
         bbox is the union of the targets' boxes.
 
     Example:
@@ -342,7 +369,7 @@ def load_refer(
     if image_root is not None and not image_root.is_dir():
         raise DataError("the images folder does not exist", file=str(image_root), fix="pass the folder of the COCO images")
     report = _Report(on_error=on_error)
-    refs = _read_refs(path)
+    refs = _read_refs(path) + _read_no_target_sidecar(path.parent / f"no_target({split_by}).json")
     by_split, no_target, stats = _collect(
         refs, coco=coco, dataset=dataset, split_by=split_by, images=image_root, path=path, report=report
     )
@@ -378,5 +405,9 @@ def _to_datasets(by_split: dict[str, list[dict]], no_target: dict[str, list[dict
                 row["hard_negatives"] = sidecar.get(str(row["ref_id"]), [])
     splits = {name: Dataset.from_list(rows, features=features) for name, rows in sorted(by_split.items())}
     for name, rows in sorted(no_target.items()):
-        splits[f"{name}_no_target"] = Dataset.from_list(rows, features=NO_TARGET_FEATURES)
+        features = NO_TARGET_FEATURES
+        if any(NO_TARGET_EXTRA_FEATURES.keys() & row.keys() for row in rows):  # a refaug export's
+            features = Features({**NO_TARGET_FEATURES, **NO_TARGET_EXTRA_FEATURES})
+            rows = [{**dict.fromkeys(NO_TARGET_EXTRA_FEATURES), **row} for row in rows]
+        splits[f"{name}_no_target"] = Dataset.from_list(rows, features=features)
     return splits

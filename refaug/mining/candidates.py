@@ -91,6 +91,7 @@ class Selected:
     model_score: np.ndarray
     verified: np.ndarray  # code into refaug.records.VERIFICATIONS
     owner: np.ndarray  # the referent whose text it is (its own for distractors)
+    plausibility: np.ndarray  # the plausibility filter's relative LM score; NaN where not scored
 
     @classmethod
     def concat(cls, parts: list[Selected]) -> Selected:

@@ -2,7 +2,7 @@
 
 * ``nested``: the input rows plus a ``hard_negatives`` column of
   :class:`~refaug.records.HardNegative` structs (text, kind, detail, origin, similarity,
-  score, reason, score_parts, verified_by), built as Arrow arrays without Python loops per
+  score, reason, score_parts, verified_by, plausibility), built as Arrow arrays without Python loops per
   negative, and a ``num_verified`` column (how many of them are verified);
 * ``triplet``: one (anchor, positive, negative) row per negative;
 * ``n-tuple``: one (anchor, positive, negative_1..N) row per referent with N negatives.
@@ -79,6 +79,7 @@ def _negative_structs(selected: Selected, data: Data, cutoff: np.ndarray, label:
         _reasons(selected, cutoff, label),
         _score_parts(selected),
         pa.array(list(VERIFICATIONS), pa.string()).take(pa.array(selected.verified)),
+        pa.array(selected.plausibility.astype(np.float32), pa.float32(), mask=np.isnan(selected.plausibility)),
     ]
     return pa.StructArray.from_arrays(columns, names=list(HARD_NEGATIVE_FEATURE))
 

@@ -36,11 +36,20 @@ from refaug.mining.guards import (
     search_ceiling,
 )
 from refaug.mining.judgement import cluster_cutoffs, similarity_label
-from refaug.mining.ranking import Ranking, Weights, check_weights, rank_chunk
+from refaug.mining.no_target import (
+    NO_TARGET_COLUMN,
+    NoTargetTexts,
+    check_per_image,
+    image_negatives,
+    no_target_feature,
+)
+from refaug.mining.plausibility import FinalistCheck
+from refaug.mining.ranking import DIVERSITY_POOL, Ranking, Weights, check_weights, rank_chunk
 from refaug.mining.report import MiningReport, mining_report
 from refaug.mining.search import SEARCH_BACKENDS, Precision, SearchBackend
 from refaug.mining.sources.base import CandidateSource, SourceContext
 from refaug.mining.sources.registry import SOURCES, build_source, source_class
+from refaug.plausibility import PlausibilityFilter
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +63,8 @@ def mine_hard_negatives(
     diversity: float = 0.0, scorer: Any = None, weights: Weights | None = None, include_expressions: bool = True, seed: int = 0,
     output_format: OutputFormat = "nested", search: SearchBackend = "torch", precision: Precision = "auto",
     chunk_size: int = 2048, corpus_chunk_size: int = 32768, device: str | None = None,
-    show_progress_bar: bool | None = None, return_report: bool = False,
+    show_progress_bar: bool | None = None, return_report: bool = False, no_target_per_image: int = 0,
+    plausibility: str | PlausibilityFilter = "off",
 ) -> Dataset | tuple[Dataset, MiningReport]:
     """Mine hard negatives for every referent of ``dataset`` (the steps: :mod:`refaug.mining`); returns
     a ``Dataset`` in ``output_format`` with declared ``Features`` (and the report, ``return_report``).
@@ -85,15 +95,25 @@ def mine_hard_negatives(
             rows per block (32768), torch device (None: CUDA when available).
         show_progress_bar, return_report: bars on long work (None); also return the
             :class:`~refaug.mining.report.MiningReport` (False).
+        plausibility: the plausibility filter of the generated finalists
+            (:mod:`refaug.plausibility`): ``"lm"`` (language model and colour co-occurrence),
+            ``"cooccurrence"`` (a run's default), ``"off"`` (the default here) or a
+            :class:`~refaug.plausibility.PlausibilityFilter`; each negative's ``plausibility``.
+        no_target_per_image: up to this many image-level no-target expressions per image, in a
+            ``no_target`` column (:mod:`refaug.mining.no_target`; 0, the default: none; nested only).
     """
     sources, weights = _checked_options(
         dataset, tuple(sources), output_format=output_format, num_negatives=num_negatives, diversity=diversity,
         search=search, classifier=classifier, threshold=threshold, weights=weights, scorer=scorer,
-        selection=selection)
+        selection=selection, no_target_per_image=no_target_per_image)
+    plausibility_filter = plausibility if isinstance(plausibility, PlausibilityFilter) else PlausibilityFilter(
+        mode=plausibility)
     embedder = embedder or Embedder()
     clf = classifier or ClusterClassifier("contrast", threshold=threshold, embedder=embedder)
     chosen = [build_source(name) for name in sources]
-    data = prepare(dataset, embedder, include_expressions=include_expressions, sources=chosen)
+    no_target = NoTargetTexts() if no_target_per_image else None  # interns the distractors' texts
+    data = prepare(dataset, embedder, include_expressions=include_expressions,
+                   sources=chosen + ([no_target] if no_target else []))
     policy = dict(max_similarity=max_similarity, relative_margin=relative_margin, require_verified=require_verified,
                   selection=selection, similarity_floor=similarity_floor)
     settings = guard_settings(data, clf, **policy)
@@ -102,12 +122,18 @@ def mine_hard_negatives(
                               chunk_size=chunk_size, corpus_chunk_size=corpus_chunk_size, device=device,
                               show_progress_bar=show_progress_bar)
     ranking = None if weights is None else Ranking(weights, scorer, dataset, show_progress_bar)
+    check = FinalistCheck.prepare(plausibility_filter, data, clf) if plausibility_filter.active else None
     selected, counts = _mine_chunks(data, chosen, settings, context, seed=seed, num_negatives=num_negatives,
-                                    diversity=diversity, ranking=ranking)
+                                    diversity=diversity, ranking=ranking, check=check)
     report = mining_report(counts, selected, data, num_negatives)
     report.log(_rule_settings(clf, **policy))
     out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
                        cutoff=cluster_cutoffs(data, clf), label=similarity_label(clf))
+    if no_target is not None:
+        lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
+                                   require_verified=require_verified, seed=seed)
+        out = out.remove_columns([c for c in (NO_TARGET_COLUMN,) if c in out.column_names])
+        out = out.add_column(NO_TARGET_COLUMN, lists, feature=no_target_feature())
     return (out, report) if return_report else out
 
 
@@ -130,7 +156,8 @@ def _rule_settings(clf: ClusterClassifier, *, max_similarity: float | None, rela
 
 def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_format: str, num_negatives: int,
                      diversity: float, search: str, classifier: Any, threshold: float | None,
-                     weights: Weights | None, scorer: Any, selection: str) -> tuple[tuple[str, ...], Weights | None]:
+                     weights: Weights | None, scorer: Any, selection: str,
+                     no_target_per_image: int = 0) -> tuple[tuple[str, ...], Weights | None]:
     """Check the options (``ValueError`` naming the bad one); return the usable sources and the weights.
 
     A source is usable when the dataset has its columns; the others are skipped (and logged).
@@ -150,6 +177,7 @@ def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_forma
         raise ValueError("pass either classifier= or threshold=, not both "
                          "(threshold= configures the default contrast classifier)")
     weights = check_weights(weights, scorer, diversity)
+    check_per_image(no_target_per_image, output_format=output_format)
     return _active_sources(sources, dataset.column_names), weights
 
 
@@ -167,7 +195,7 @@ def _active_sources(sources: tuple[str, ...], column_names: Sequence[str]) -> tu
 
 def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSettings, context: SourceContext, *,
                  seed: int, num_negatives: int, diversity: float,
-                 ranking: Ranking | None) -> tuple[Selected, Counter]:
+                 ranking: Ranking | None, check: FinalistCheck | None = None) -> tuple[Selected, Counter]:
     """Prepare the sources, then guard and rank the candidates of the referents chunk by chunk."""
     for source in sources:
         source.prepare(data, context)
@@ -180,6 +208,13 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
         r1 = min(r0 + context.chunk_size, data.n)
         parts = [source.chunk(r0, r1, code=s) for s, source in enumerate(sources)]
         flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
+        plausibility = None
+        if check is not None:  # the plausibility filter, on the finalists only (refaug.mining.plausibility)
+            window = num_negatives if ranking is None and diversity <= 0 else DIVERSITY_POOL * num_negatives
+            flat, judgement, verification, plausibility = check.apply(flat, judgement, verification, data,
+                                                                      tiebreak, counts, window=window)
         chosen.append(rank_chunk(flat, judgement, verification, data, tiebreak, counts,
-                                 num_negatives=num_negatives, diversity=diversity, ranking=ranking))
+                                 num_negatives=num_negatives, diversity=diversity, ranking=ranking,
+                                 plausibility=plausibility))
     return Selected.concat(chosen), counts
+

@@ -251,11 +251,12 @@ def rank_weighted(flat: Candidates, data: Data, tiebreak: np.ndarray, *, num_neg
 
 def rank_chunk(flat: Candidates, judgement: CandidateJudgement, verification: Verification, data: Data,
                tiebreak: np.ndarray, counts: Counter, *, num_negatives: int, diversity: float,
-               ranking: Ranking | None) -> Selected:
+               ranking: Ranking | None, plausibility: np.ndarray | None = None) -> Selected:
     """Rank a chunk's surviving candidates and keep the best ``num_negatives`` per referent.
 
     The greedy rankings (diversity, the user's model) choose from the tiered pool; the plain
-    one keeps the tier order outright.
+    one keeps the tier order outright. ``plausibility`` (per candidate, NaN: not scored; None:
+    the filter is off) is carried to the kept ones.
     """
     note = judgement.note
     tier = ranking_tier(flat, verification)
@@ -280,7 +281,8 @@ def rank_chunk(flat: Candidates, judgement: CandidateJudgement, verification: Ve
     _count_ranked_out(counts, flat, entries)
     return Selected(flat.row[entries], flat.vocab[entries], flat.kind[entries], flat.detail[entries],
                     flat.origin[entries], flat.sim[entries], score, judgement.similarity[entries], note,
-                    uncertainty, spread, model_score, verification.code[entries], verification.owner[entries])
+                    uncertainty, spread, model_score, verification.code[entries], verification.owner[entries],
+                    (np.full(len(flat.row), np.nan, np.float32) if plausibility is None else plausibility)[entries])
 
 
 def _count_ranked_out(counts: Counter, flat: Candidates, entries: np.ndarray) -> None:

@@ -25,14 +25,15 @@ import numpy as np
 from refaug.mining.candidates import Selected
 from refaug.mining.corpus import Data
 from refaug.mining.guards import RULE_NAMES
+from refaug.mining.plausibility import PLAUSIBILITY_RULES
 from refaug.records import CANDIDATE_KINDS, UNVERIFIED, VERIFICATIONS
 from refaug.report import format_table
 
 logger = logging.getLogger(__name__)
 
-# The drop counts of a kind, in order: the guards', then the ranking's (passed every guard,
-# ranked below num_negatives).
-DROP_KEYS: tuple[str, ...] = (*RULE_NAMES, "ranked_out")
+# The drop counts of a kind, in order: the guards', the plausibility filter's, then the
+# ranking's (passed every guard, ranked below num_negatives).
+DROP_KEYS: tuple[str, ...] = (*RULE_NAMES, *PLAUSIBILITY_RULES, "ranked_out")
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
 
@@ -96,6 +97,9 @@ class MiningReport:
         short: referents that got fewer than ``num_negatives``.
         short_verified: referents with fewer than ``num_negatives`` verified negatives.
         kinds: per candidate kind, its :class:`KindReport`.
+        plausibility_checked: generated finalists the plausibility filter checked (0: off).
+        plausibility_scored: of those, the ones the language model scored (the rest passed its
+            first stage, :mod:`refaug.plausibility.bigrams`).
     """
 
     referents: int
@@ -103,6 +107,8 @@ class MiningReport:
     short: int
     short_verified: int
     kinds: dict[str, KindReport]
+    plausibility_checked: int = 0
+    plausibility_scored: int = 0
 
     def merge(self, other: MiningReport) -> MiningReport:
         kinds = dict(self.kinds)
@@ -110,12 +116,22 @@ class MiningReport:
             kinds[kind] = kinds[kind].merge(part) if kind in kinds else part
         return MiningReport(referents=self.referents + other.referents, num_negatives=self.num_negatives,
                             short=self.short + other.short, short_verified=self.short_verified + other.short_verified,
-                            kinds=dict(sorted(kinds.items())))
+                            kinds=dict(sorted(kinds.items())),
+                            plausibility_checked=self.plausibility_checked + other.plausibility_checked,
+                            plausibility_scored=self.plausibility_scored + other.plausibility_scored)
 
     def to_dict(self) -> dict[str, Any]:
         return {"referents": self.referents, "num_negatives": self.num_negatives, "short": self.short,
                 "short_verified": self.short_verified,
-                "kinds": {kind: part.to_dict() for kind, part in self.kinds.items()}}
+                "kinds": {kind: part.to_dict() for kind, part in self.kinds.items()},
+                "plausibility": self.plausibility()}
+
+    def plausibility(self) -> dict[str, Any]:
+        """The plausibility filter's account: finalists checked, and per kind what each check dropped."""
+        rules = PLAUSIBILITY_RULES
+        dropped = {kind: {rule.removeprefix("plausibility_"): part.dropped.get(rule, 0) for rule in rules}
+                   for kind, part in self.kinds.items() if any(part.dropped.get(rule, 0) for rule in rules)}
+        return {"checked": self.plausibility_checked, "scored": self.plausibility_scored, "dropped": dropped}
 
     def table(self) -> str:
         """The per-kind table: candidates, kept, verified (by what), same category, quantiles, drops."""
@@ -185,4 +201,6 @@ def mining_report(counts: Counter, selected: Selected, data: Data, num_negatives
                     counts[("scorer", "no_reference")])
     return MiningReport(referents=data.n, num_negatives=num_negatives,
                         short=int((per_row < num_negatives).sum()),
-                        short_verified=int((per_row_verified < num_negatives).sum()), kinds=kinds)
+                        short_verified=int((per_row_verified < num_negatives).sum()), kinds=kinds,
+                        plausibility_checked=counts[("plausibility", "checked")],
+                        plausibility_scored=counts[("plausibility", "scored")])

@@ -4,7 +4,8 @@
 excluded range (the query's own image) and below a per-query ceiling, by blocked matrix
 products: memory is about query_chunk x corpus_chunk scores, never corpus x corpus. With
 ``precision="bf16"`` the blocks are multiplied in bfloat16 (about 5x fp32 on CPUs with
-AVX512-BF16/AMX) and the candidates re-scored in fp32; a query's answer is accepted only when
+AMX; with AVX512-BF16 alone the products are 3.5x faster but the whole search slower, see
+:func:`cpu_has_fast_bf16`) and the candidates re-scored in fp32; a query's answer is accepted only when
 the error bound proves no other row can enter its top k, else it is searched again (wider,
 then fp32): the result is the fp32 exact search's. :func:`topk_outside_faiss` does the same
 with a FAISS flat index, without the exactness guarantee.
@@ -58,16 +59,22 @@ _RESCORE_ROWS = 256
 
 @lru_cache(maxsize=1)
 def cpu_has_fast_bf16() -> bool:
-    """True when the CPU advertises AVX512-BF16 or AMX-BF16 (Linux ``/proc/cpuinfo``)."""
+    """True when the CPU advertises AMX-BF16 (Linux ``/proc/cpuinfo``).
+
+    AVX512-BF16 alone is not enough: on an AMD EPYC with it (and no AMX) the bf16 search took
+    1.6x the CPU time of fp32 (4,096 centroids x 150,000 texts, k=38: 10.4 s vs 6.5 s), its
+    matrix products 3.5x faster but the top-k over bfloat16 blocks and the re-score slower
+    (``benchmarks/end_to_end.py``'s note, issue 18).
+    """
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return "amx_bf16" in flags
 
 
 def resolve_precision(precision: Precision, device: torch.device) -> str:
-    """``"auto"`` -> ``"bf16"`` on CUDA or on a CPU with fast bfloat16, else ``"fp32"``."""
+    """``"auto"`` -> ``"bf16"`` on CUDA or on a CPU with AMX-BF16 (:func:`cpu_has_fast_bf16`), else ``"fp32"``."""
     if precision not in PRECISIONS:
         valid = ", ".join(repr(c) for c in sorted(PRECISIONS, key=str))
         raise ValueError(f"precision={precision!r} is not valid; choose one of {valid}")

@@ -35,6 +35,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -118,6 +119,10 @@ class RulesBackend(ViewBackend):
     def __init__(self, *, spacy_model: str | None = None, sampling: SamplingSettings | None = None):
         super().__init__(model=RULES_VERSION, sampling=sampling)
         self.spacy_model = spacy_model
+        # the verb phrase of each text parsed so far: expressions repeat across referents and the
+        # generator calls generate() a few images at a time, so a text is parsed once per backend
+        # (underscored: left out of pickles and fingerprints, ViewBackend.__getstate__)
+        self._phrases: dict[str, str | None] = {}
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "spacy_model": self.spacy_model}
@@ -179,15 +184,15 @@ class RulesBackend(ViewBackend):
         """The first verb phrase in each referent's expressions, parsed in one ``nlp.pipe``."""
         texts = [(e, r) for r in referents for e in r.expressions if e.strip()]
         found: dict[str, str | None] = {r.referent_id: None for r in referents}
-        if not texts:
-            return found
-        nlp = load_nlp(self.spacy_model, disable=("ner",))
-        docs = nlp.pipe((text for text, _ in texts), batch_size=256)
-        for doc, (_, referent) in zip(docs, texts):
-            if found[referent.referent_id] is None:
-                phrase = _verb_phrase(doc)
-                if phrase:
-                    found[referent.referent_id] = _words("the", _clean(referent.category), phrase)
+        phrases = self.__dict__.setdefault("_phrases", {})  # absent in an unpickled copy
+        new = [t for t in dict.fromkeys(text for text, _ in texts) if t not in phrases]
+        if new:
+            nlp = load_nlp(self.spacy_model, disable=("ner",))
+            phrases.update(zip(new, map(_verb_phrase, nlp.pipe(new, batch_size=256)), strict=True))
+        for text, referent in texts:
+            phrase = phrases[text]
+            if found[referent.referent_id] is None and phrase:
+                found[referent.referent_id] = _words("the", _clean(referent.category), phrase)
         return found
 
 
@@ -368,14 +373,32 @@ def _color_shares(rgb: np.ndarray) -> np.ndarray:
     """The share of each of :data:`COLOR_NAMES` among ``rgb`` pixels (rows of 0-255 values)."""
     if rgb.size == 0:
         return np.zeros(len(COLOR_NAMES))
-    names = color_indices(rgb)
+    names = _color_table()[_rgb_codes(rgb)] if rgb.dtype == np.uint8 else color_indices(rgb)
     return np.bincount(names, minlength=len(COLOR_NAMES)) / len(names)
+
+
+def _rgb_codes(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int32)
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+
+
+@lru_cache(maxsize=1)
+def _color_table() -> np.ndarray:
+    """:func:`color_indices` of every 8-bit RGB value (16 MB, built once in about a second):
+    naming a pixel is then one lookup, with the very same names."""
+    table = np.empty(1 << 24, np.uint8)
+    for red in range(0, 256, 16):  # in slices of 16 reds: 50 MB of float32 at a time, not 800
+        codes = np.arange(red << 16, (red + 16) << 16, dtype=np.int32)
+        rgb = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1).astype(np.uint8)
+        table[codes] = color_indices(rgb)
+    return table
 
 
 def color_indices(rgb: np.ndarray) -> np.ndarray:
     """Name each pixel: an index into :data:`COLOR_NAMES`, from its hue, saturation and value."""
     values = rgb.astype(np.float32) / 255.0
-    high, low = values.max(axis=1), values.min(axis=1)
+    r, g, b = values[:, 0], values[:, 1], values[:, 2]
+    high, low = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
     chroma = high - low
     saturation = np.where(high > 0, chroma / np.maximum(high, 1e-6), 0.0)
     hue = _hue(values, high, chroma)

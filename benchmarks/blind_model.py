@@ -1,0 +1,408 @@
+"""Can a model that never sees the image tell refaug's negatives from real expressions?
+
+SugarCrepe (Hsieh et al. 2023) showed that implausible or ungrammatical negatives let a
+text-only model pick out the negative without the image, which makes a benchmark or a
+training signal worthless. This benchmark trains such blind models to separate positives
+(the real expressions of the dev file) from refaug's generated negatives (the rewriters'
+distractors of those expressions), per kind, before and after the plausibility filter
+(:mod:`refaug.plausibility`), and on synthetic scenes (the negatives a small pipeline run
+publishes, filter off vs on):
+
+* ``embedding``: logistic regression over all-MiniLM-L6-v2 sentence embeddings, 5-fold
+  cross-validation grouped by image (a negative is in the fold of the expression it came from);
+* ``lm``: the language model's score alone (mean token log-probability): the AUC of that one
+  number, in whichever direction separates better (a trained one-feature model learns the
+  direction; ``lm_auc_raw_*`` keeps the AUC of "positives score higher").
+
+An AUC near 0.5 means the negatives carry no text-only shortcut; the goal is <= 0.60 after the
+filter. It also calibrates the filter's margin: the spread of the LM score between two human
+expressions of one object (the null), and per margin the share dropped and the LM-alone AUC.
+
+    python benchmarks/blind_model.py --data ../shared/data/refcoco_real_dev.jsonl
+
+writes ``benchmarks/results/blind_model.json`` and ``blind_model.md``. LM scores are cached in
+``--cache`` (default ``runs/blind_model/lm_scores.json``), so a second run costs no scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refaug.contrast import describe_texts
+from refaug.embed import Embedder
+from refaug.plausibility import DEFAULT_LM_MARGIN, Cooccurrence, LanguageModel
+from refaug.plausibility.bigrams import AttestedBigrams
+from refaug.report import format_table
+from refaug.rewrite.base import normalize
+from refaug.rewrite.combined import Rewriters
+from refaug.rewrite.registry import REWRITER_NAMES, build_rewriter
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/refcoco_real_dev.jsonl"
+GOAL_AUC = 0.60
+MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+FOLDS = 5
+
+
+def load_objects(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """One dict per dev object: its image group, category and expressions (the first ``limit``)."""
+    objects = []
+    for line in path.read_text().splitlines()[:limit]:
+        r = json.loads(line)
+        objects.append({"group": f"{r['dataset']}-{r['image_id']}", "category": r["category"],
+                        "expressions": list(dict.fromkeys(s["sent"] for s in r["sentences"]))})
+    return objects
+
+
+def rewrite_objects(objects: list[dict[str, Any]], *, per_kind: int, seed: int) -> list[dict[str, Any]]:
+    """The rewriters' distractors of every object's expressions (each rewriter's own defaults),
+    deduplicated per kind and text, at most ``per_kind`` per kind (seeded sample)."""
+    rewrite = Rewriters([build_rewriter(name, seed=seed) for name in REWRITER_NAMES], views_column=None)
+    out = rewrite({"expressions": [o["expressions"] for o in objects]})
+    real = {normalize(t) for o in objects for t in o["expressions"]}
+    by_kind: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for obj, cands in zip(objects, out["distractors"], strict=True):
+        for c in cands:
+            if normalize(c["text"]) not in real:
+                by_kind[c["kind"]].setdefault(c["text"], {**c, "group": obj["group"]})
+    rng = np.random.default_rng(seed)
+    negatives = []
+    for kind in sorted(by_kind):
+        items = list(by_kind[kind].values())
+        pick = rng.permutation(len(items))[:per_kind]
+        negatives += [items[i] for i in sorted(pick)]
+    return negatives
+
+
+def cached_scores(texts: list[str], cache: Path, lm: LanguageModel) -> dict[str, float]:
+    """LM scores of ``texts``, read from and added to the JSON ``cache``."""
+    known = json.loads(cache.read_text()) if cache.exists() else {}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        logging.info("scoring %d texts with the LM", len(missing))
+        for b0 in range(0, len(missing), 2048):
+            part = missing[b0 : b0 + 2048]
+            known.update(zip(part, lm.score(part).astype(float).tolist(), strict=True))
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(known))
+    return {t: known[t] for t in texts}
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a positive scores above a negative), ties half."""
+    from sklearn.metrics import roc_auc_score
+
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
+
+
+def embedding_auc(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: list[str], *,
+                  seed: int) -> float:
+    """Out-of-fold AUC of a logistic regression on the embeddings (folds grouped by image)."""
+    return embedding_oof(pos, pos_groups, neg, neg_groups, seed=seed)[0]
+
+
+def embedding_oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: list[str], *,
+                  seed: int) -> tuple[float, np.ndarray]:
+    """The out-of-fold AUC and the out-of-fold decision values of the negatives (higher: more
+    positive-looking)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray(pos_groups + neg_groups)
+    folds = min(FOLDS, len(set(groups.tolist())))
+    if len(neg) < FOLDS or folds < 2:
+        return float("nan"), np.full(len(neg), np.nan)
+    x = np.vstack([pos, neg])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    oof = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y, groups):
+        model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(x[train], y[train])
+        oof[test] = model.decision_function(x[test])
+    return auc(oof[y == 1], oof[y == 0]), oof[y == 0]
+
+
+# Shares of each kind's negatives an adversarial filter would drop: the ones the blind model
+# (out of fold) finds least like a real expression (AFLite-style, Le Bras et al. 2020).
+ADVERSARIAL_SHARES = (0.25, 0.5, 0.75)
+
+
+def adversarial_rows(negatives: list[dict[str, Any]], keep: np.ndarray, objects: list[dict[str, Any]],
+                     vectors: dict[str, np.ndarray], *, seed: int) -> dict[str, dict[str, float]]:
+    """Per kind, the blind AUC of a fresh model (another fold split) after the plausibility filter
+    and an adversarial drop of the given shares: what reaching the goal would cost (measured,
+    not shipped)."""
+    pos_texts = [t for o in objects for t in o["expressions"]]
+    pos_groups = [o["group"] for o in objects for _ in o["expressions"]]
+    pos_vec = np.vstack([vectors[t] for t in pos_texts])
+    out = {}
+    for kind in sorted({n["kind"] for n in negatives}):
+        idx = [i for i, n in enumerate(negatives) if n["kind"] == kind and keep[i]]
+        if len(idx) < 4 * FOLDS:
+            continue
+        vec = np.vstack([vectors[negatives[i]["text"]] for i in idx])
+        groups = [negatives[i]["group"] for i in idx]
+        _, oof = embedding_oof(pos_vec, pos_groups, vec, groups, seed=seed)
+        row = {}
+        for share in ADVERSARIAL_SHARES:
+            left = np.argsort(oof)[::-1][: int(round(len(idx) * (1 - share)))]  # the most positive-looking stay
+            row[f"auc_drop_{share:g}"] = embedding_auc(pos_vec, pos_groups, vec[left], [groups[j] for j in left],
+                                                       seed=seed + 1)
+        out[kind] = row
+        logging.info("adversarial %s: %s", kind, row)
+    return out
+
+
+def human_null(objects: list[dict[str, Any]], scores: dict[str, float]) -> dict[str, float]:
+    """The LM score difference between two human expressions of one object (both orders)."""
+    diffs = [scores[a] - scores[b] for o in objects for a in o["expressions"] for b in o["expressions"] if a != b]
+    diffs = np.asarray(diffs)
+    return {"pairs": int(len(diffs)), "p1": float(np.quantile(diffs, 0.01)), "p5": float(np.quantile(diffs, 0.05)),
+            "p10": float(np.quantile(diffs, 0.10)), "median": float(np.median(diffs))}
+
+
+def filter_verdicts(negatives: list[dict[str, Any]], scores: dict[str, float], cooccurrence: Cooccurrence,
+                    descriptions: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per negative, its relative LM score (text - origin) and whether the co-occurrence check flags it."""
+    relative = np.asarray([scores[n["text"]] - scores[n["origin"]] for n in negatives])
+    clash = np.asarray([cooccurrence.clash(descriptions[n["text"]], source=descriptions[n["origin"]]) is not None
+                        for n in negatives])
+    return relative, clash
+
+
+def kind_rows(negatives: list[dict[str, Any]], keep: np.ndarray, objects: list[dict[str, Any]],
+              scores: dict[str, float], vectors: dict[str, np.ndarray], *, seed: int) -> dict[str, dict[str, float]]:
+    """Per kind (and all together): counts, share dropped, blind AUCs before and after the filter."""
+    pos_texts = [t for o in objects for t in o["expressions"]]
+    pos_groups = [o["group"] for o in objects for _ in o["expressions"]]
+    pos_vec = np.vstack([vectors[t] for t in pos_texts])
+    pos_lm = np.asarray([scores[t] for t in pos_texts])
+    kinds = np.asarray([n["kind"] for n in negatives])
+    out = {}
+    for kind in [*sorted(set(kinds)), "all"]:
+        mine = np.ones(len(negatives), bool) if kind == "all" else kinds == kind
+        row = {"negatives": int(mine.sum()), "dropped_share": float(1 - keep[mine].mean()) if mine.any() else 0.0}
+        for stage, mask in (("before", mine), ("after", mine & keep)):
+            idx = np.nonzero(mask)[0]
+            texts = [negatives[i]["text"] for i in idx]
+            groups = [negatives[i]["group"] for i in idx]
+            neg_vec = np.vstack([vectors[t] for t in texts]) if texts else np.zeros((0, pos_vec.shape[1]))
+            row[f"embedding_auc_{stage}"] = embedding_auc(pos_vec, pos_groups, neg_vec, groups, seed=seed)
+            raw = auc(pos_lm, np.asarray([scores[t] for t in texts]))
+            row[f"lm_auc_raw_{stage}"] = raw
+            row[f"lm_auc_{stage}"] = max(raw, 1.0 - raw)
+        out[kind] = row
+        logging.info("%s: %s", kind, row)
+    return out
+
+
+def calibration(negatives: list[dict[str, Any]], relative: np.ndarray, clash: np.ndarray,
+                objects: list[dict[str, Any]], scores: dict[str, float]) -> list[dict[str, Any]]:
+    """Per margin: the share of negatives dropped and the LM-alone AUC after the filter, per kind."""
+    pos_lm = np.asarray([scores[t] for o in objects for t in o["expressions"]])
+    kinds = np.asarray([n["kind"] for n in negatives])
+    neg_lm = np.asarray([scores[n["text"]] for n in negatives])
+    rows = []
+    for margin in MARGINS:
+        keep = (relative >= -margin) & ~clash  # the LM on every text (no first stage)
+        per_kind = {k: {"dropped_share": float(1 - keep[kinds == k].mean()),
+                        "lm_auc_raw_after": auc(pos_lm, neg_lm[(kinds == k) & keep])} for k in sorted(set(kinds))}
+        rows.append({"margin": margin, "dropped_share": float(1 - keep.mean()),
+                     "lm_auc_raw_after": auc(pos_lm, neg_lm[keep]), "kinds": per_kind})
+    return rows
+
+
+def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, seed: int,
+                   embedder: Embedder, lm: LanguageModel, limit: int | None = None) -> dict[str, Any]:
+    objects = load_objects(path, limit)
+    start = time.perf_counter()
+    negatives = rewrite_objects(objects, per_kind=per_kind, seed=seed)
+    rewrite_s = time.perf_counter() - start
+    humans = [t for o in objects for t in o["expressions"]]
+    texts = list(dict.fromkeys(humans + [n["text"] for n in negatives] + [n["origin"] for n in negatives]))
+    before = lm.seconds, lm.scored
+    scores = cached_scores(texts, cache, lm)
+    lm_cost = (lm.seconds - before[0]) / max(lm.scored - before[1], 1) if lm.scored > before[1] else None
+    described = dict(zip(texts, describe_texts(texts), strict=True))
+    cooccurrence = Cooccurrence.from_descriptions(described[t] for t in dict.fromkeys(humans))
+    relative, clash = filter_verdicts(negatives, scores, cooccurrence, described)
+    attested = AttestedBigrams.from_texts(humans)
+    novel = np.asarray([attested.novel(n["text"]) for n in negatives])
+    lm_drop = novel & (relative < -margin)  # the default filter: the LM sees only what the first stage sends
+    keep = ~lm_drop & ~clash
+    vectors = dict(zip(texts, embedder.encode_distinct(texts), strict=True))
+    kinds = kind_rows(negatives, keep, objects, scores, vectors, seed=seed)
+    adversarial = adversarial_rows(negatives, keep, objects, vectors, seed=seed)
+    for kind, row in kinds.items():
+        mine = np.ones(len(negatives), bool) if kind == "all" else np.asarray([n["kind"] == kind for n in negatives])
+        row["dropped_lm_share"] = float(lm_drop[mine].mean()) if mine.any() else 0.0
+        row["dropped_cooccurrence_share"] = float(clash[mine].mean()) if mine.any() else 0.0
+        row["sent_to_lm_share"] = float(novel[mine].mean()) if mine.any() else 0.0
+        ungated = mine & (relative < -margin)
+        row["lm_drops_missed_by_gate"] = float((ungated & ~novel).sum() / max(ungated.sum(), 1))
+    examples = {"lm": [(n["origin"], n["text"], round(float(r), 2)) for n, r, c in zip(negatives, relative, clash,
+                                                                                        strict=True) if r < -margin][:12],
+                "cooccurrence": [(n["origin"], n["text"]) for n, c in zip(negatives, clash, strict=True) if c][:12]}
+    return {"objects": len(objects), "expressions": len(humans), "negatives": len(negatives),
+            "margin": margin, "rewrite_seconds": rewrite_s, "lm_seconds_per_text": lm_cost,
+            "human_null": human_null(objects, scores), "kinds": kinds, "adversarial": adversarial,
+            "examples": examples,
+            "calibration": calibration(negatives, relative, clash, objects, scores)}
+
+
+def synthetic_benchmark(images: int, *, seed: int, embedder: Embedder, lm: LanguageModel) -> dict[str, Any]:
+    """The negatives a small pipeline (rules views, every rewriter) publishes on synthetic scenes,
+    filter off vs on (``lm``), against the scenes' expressions; the filter's cost in mining."""
+    from refaug.data.synthetic import synthetic_scenes
+    from refaug.mining import mine_hard_negatives
+    from refaug.plausibility import PlausibilityFilter
+    from refaug.views import ViewGenerator, get_backend
+
+    ds = synthetic_scenes(images, seed=seed, image_size=(96, 72))
+    ds = ds.map(ViewGenerator(get_backend("rules")), batched=True, batch_size=64)
+    ds = ds.map(Rewriters([build_rewriter(n, seed=seed) for n in REWRITER_NAMES]), batched=True)
+    out: dict[str, Any] = {"images": images, "referents": len(ds)}
+    published = {}
+    for mode in ("off", "lm"):
+        plausibility = PlausibilityFilter(mode=mode, language_model=lm if mode == "lm" else None)
+        before = lm.seconds, lm.scored
+        start = time.perf_counter()
+        mined, report = mine_hard_negatives(ds, embedder=embedder, num_negatives=30, seed=seed,
+                                            plausibility=plausibility, return_report=True, show_progress_bar=False)
+        out[f"mine_seconds_{mode}"] = time.perf_counter() - start
+        if mode == "lm":
+            out["lm_texts_scored"] = lm.scored - before[1]
+            out["lm_seconds"] = lm.seconds - before[0]
+            out["dropped"] = {k: {r: n for r, n in v["dropped"].items() if r.startswith("plausibility")}
+                              for k, v in report.to_dict()["kinds"].items()}
+        published[mode] = [(n["text"], n["kind"], row["image_id"]) for row in mined for n in row["hard_negatives"]]
+    humans = {t: row["image_id"] for row in ds for t in row["expressions"]}
+    texts = list(dict.fromkeys([*humans, *(t for rows in published.values() for t, _, _ in rows)]))
+    vectors = dict(zip(texts, embedder.encode_distinct(texts), strict=True))
+    pos = np.vstack([vectors[t] for t in humans])
+    groups = [str(g) for g in humans.values()]
+    generated = {"off": {}, "lm": {}}
+    for mode, rows in published.items():
+        for text, kind, image in rows:
+            if text not in humans:  # a generated text: a distractor or a rules view
+                generated[mode].setdefault(kind, {})[text] = str(image)
+    kinds = {}
+    for kind in sorted(set(generated["off"]) | set(generated["lm"])):
+        row = {}
+        for mode, stage in (("off", "before"), ("lm", "after")):
+            items = generated[mode].get(kind, {})
+            row[f"negatives_{stage}"] = len(items)
+            neg = np.vstack([vectors[t] for t in items]) if items else np.zeros((0, pos.shape[1]))
+            row[f"embedding_auc_{stage}"] = embedding_auc(pos, groups, neg, list(items.values()), seed=seed)
+        kinds[kind] = row
+    out["kinds"] = kinds
+    return out
+
+
+def int8_agreement(path: Path, *, limit: int | None, per_kind: int, sample: int, cache: Path, seed: int,
+                   margin: float) -> dict[str, Any]:
+    """torch dynamic int8 against fp32 on ``sample`` rewrites and their sources: speed, rank
+    agreement of the scores and of the relative scores, agreement of the drop decisions."""
+    from scipy.stats import spearmanr
+
+    negatives = rewrite_objects(load_objects(path, limit), per_kind=per_kind, seed=seed)
+    pick = [negatives[i] for i in np.random.default_rng(seed + 1).permutation(len(negatives))[:sample]]
+    texts = list(dict.fromkeys(t for n in pick for t in (n["text"], n["origin"])))
+    fp32 = cached_scores(texts, cache, LanguageModel())
+    lm = LanguageModel(precision="int8")
+    lm.score(["warm up"])
+    start = time.perf_counter()
+    int8 = dict(zip(texts, lm.score(texts).astype(float).tolist(), strict=True))
+    seconds = time.perf_counter() - start
+    a, b = (np.asarray([scores[t] for t in texts]) for scores in (fp32, int8))
+    ra, rb = (np.asarray([scores[n["text"]] - scores[n["origin"]] for n in pick]) for scores in (fp32, int8))
+    return {"texts": len(texts), "int8_texts_per_s": len(texts) / seconds,
+            "spearman_scores": float(spearmanr(a, b)[0]), "mean_abs_diff": float(np.abs(a - b).mean()),
+            "spearman_relative": float(spearmanr(ra, rb)[0]), "margin": margin,
+            "drops_fp32": int((ra < -margin).sum()), "drops_int8": int((rb < -margin).sum()),
+            "drops_both": int(((ra < -margin) & (rb < -margin)).sum())}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    real = result["real"]
+    rows = [[kind, r["negatives"], f"{r['sent_to_lm_share']:.0%}", f"{r['lm_drops_missed_by_gate']:.0%}",
+             f"{r['dropped_share']:.1%}", f"{r['dropped_lm_share']:.1%}",
+             f"{r['dropped_cooccurrence_share']:.1%}", f"{r['embedding_auc_before']:.3f}",
+             f"{r['embedding_auc_after']:.3f}", f"{r['lm_auc_before']:.3f}", f"{r['lm_auc_after']:.3f}"]
+            for kind, r in real["kinds"].items()]
+    parts = [f"# Blind-model benchmark (goal: AUC <= {GOAL_AUC} after the filter)", "", f"`{result['command']}`", "",
+             f"Real dev expressions: {real['objects']} objects, {real['expressions']} expressions, "
+             f"{real['negatives']} rewriter negatives; margin {real['margin']} nats/token.", "",
+             format_table(rows, ["kind", "negatives", "to LM", "LM drops gated", "dropped", "by lm", "by co-occ.",
+                                 "emb. AUC before",
+                                 "emb. AUC after", "LM AUC before", "LM AUC after"], title="real dev, per kind"),
+             "", f"Human null (LM score, expression - other expression of the same object): {real['human_null']}",
+             "", format_table([[c["margin"], f"{c['dropped_share']:.1%}", f"{c['lm_auc_raw_after']:.3f}"]
+                               for c in real["calibration"]], ["margin", "dropped", "LM AUC after (raw)"],
+                              title="calibration (all kinds)"),
+             "", format_table([[k, *(f"{r[f'auc_drop_{s:g}']:.3f}" for s in ADVERSARIAL_SHARES)]
+                               for k, r in real["adversarial"].items()],
+                              ["kind", *(f"emb. AUC, {s:.0%} dropped" for s in ADVERSARIAL_SHARES)],
+                              title="adversarial filter (measured, not shipped): a fresh blind model after "
+                                    "dropping the most detectable share")]
+    if "synthetic" in result:
+        syn = result["synthetic"]
+        rows = [[k, r["negatives_before"], r["negatives_after"], f"{r['embedding_auc_before']:.3f}",
+                 f"{r['embedding_auc_after']:.3f}"] for k, r in syn["kinds"].items()]
+        parts += ["", format_table(rows, ["kind", "published (off)", "published (lm)", "emb. AUC off", "emb. AUC lm"],
+                                   title=f"synthetic scenes ({syn['images']} images), published negatives"),
+                  "", f"mining: {syn['mine_seconds_off']:.1f} s off, {syn['mine_seconds_lm']:.1f} s with the filter; "
+                      f"{syn['lm_texts_scored']} texts scored in {syn['lm_seconds']:.1f} s"]
+    if "int8" in result:
+        parts += ["", f"int8 (torch dynamic quantisation) against fp32: {result['int8']}"]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dev JSONL file")
+    parser.add_argument("--per-kind", type=int, default=1500, help="negatives sampled per kind")
+    parser.add_argument("--margin", type=float, default=DEFAULT_LM_MARGIN)
+    parser.add_argument("--synthetic", type=int, default=40, help="synthetic images (0: skip)")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument("--cache", type=Path, default=Path("runs/blind_model/lm_scores.json"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="the first N objects only (a smoke test)")
+    parser.add_argument("--int8-agreement", type=int, default=0, metavar="N",
+                        help="also compare int8 with fp32 on N rewrites (0: skip)")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "blind_model")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not args.data.exists():
+        parser.error(f"{args.data} not found: pass --data PATH (the dev JSONL file)")
+    embedder, lm = Embedder(), LanguageModel(precision=args.precision)
+    cache = args.cache.with_name(f"{args.cache.stem}.{args.precision}{args.cache.suffix}")
+    given = sys.argv[1:] if argv is None else argv
+    result: dict[str, Any] = {"command": "python benchmarks/blind_model.py " + " ".join(given),
+                              "real": real_benchmark(args.data, per_kind=args.per_kind, margin=args.margin,
+                                                     cache=cache, seed=args.seed, embedder=embedder, lm=lm,
+                                                     limit=args.limit)}
+    if args.int8_agreement:
+        result["int8"] = int8_agreement(args.data, limit=args.limit, per_kind=args.per_kind,
+                                        sample=args.int8_agreement, cache=cache, seed=args.seed, margin=args.margin)
+    if args.synthetic:
+        result["synthetic"] = synthetic_benchmark(args.synthetic, seed=args.seed, embedder=embedder, lm=lm)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, default=float))
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
