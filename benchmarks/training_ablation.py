@@ -43,8 +43,9 @@ Seeds (``--seeds``) change the model's initialisation, the batch order and the r
 negatives; the scenes and the pipeline run stay the same. Everything runs on the CPU with
 ``--threads`` torch threads (default 1: on a shared machine two threads spin against each other).
 
-Run (the default rows, 3 seeds; measured on 2 cores shared with other jobs: 24 minutes, of which
-8 for the pipeline run, cached for the next run, and 16 for the 36 trainings)::
+Run (the default rows, 3 seeds: 11 minutes on 2 cores shared with other jobs, the pipeline run
+included, which is cached for the next run; 24 minutes under a load average of 12. The README's
+figures are ``--seeds 5``: 15 minutes with the pipeline cached)::
 
     python benchmarks/training_ablation.py
 

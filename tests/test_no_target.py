@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from datasets import Image
 
 from refaug.config import RunConfig
 from refaug.pipeline import Pipeline
@@ -141,3 +142,12 @@ def test_bad_caps_fail_with_the_fix(synthetic_small):
         mine_hard_negatives(synthetic_small, no_target_per_image=-1)
     with pytest.raises(ConfigError, match="no_target_per_image=-2"):
         RunConfig(no_target_per_image=-2)
+
+
+def test_rows_name_their_image_without_copying_its_pixels(run):
+    """An image's rows share it by path; the pixels stay in the referent rows of that image_id."""
+    rows = [row for part in run.no_target.values() for row in part.cast_column("image", Image(decode=False))]
+    assert rows
+    assert all(row["image"] is None or row["image"]["bytes"] is None for row in rows)
+    with_pixels = {r["image_id"] for part in run.dataset.values() for r in part.select_columns(["image_id"])}
+    assert {row["image_id"] for row in rows} <= with_pixels
