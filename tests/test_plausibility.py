@@ -130,3 +130,21 @@ def test_a_pipeline_run_applies_the_filter_and_its_counter_is_in_the_summary(tmp
     stats = result.stats["mine"]["plausibility"]
     assert stats["mode"] == "cooccurrence" and stats["checked"] > 0 and stats["scored"] == 0
     assert "plausibility filter (cooccurrence)" in result.summary_table()
+
+
+def test_the_no_target_step_drops_a_colour_clash_through_the_same_filter():
+    """No-target rewrites go through the run's filter too (FinalistCheck.keep_texts, the
+    image_negatives hook): the co-occurrence check, as no single source text exists."""
+    from types import SimpleNamespace
+
+    from refaug.clusters import ClusterClassifier
+    from refaug.mining.plausibility import FinalistCheck
+
+    human = ["yellow banana"] * 12 + ["green banana"] * 6 + ["brown banana"] * 4 + ["blue car"] * 30 + [
+        "red car"] * 20
+    data = SimpleNamespace(texts=[*human, "the blue banana", "the yellow banana", "the red car on the left"],
+                           human_idx=np.arange(len(human)))
+    clf = ClusterClassifier(method="contrast")
+    check = FinalistCheck.prepare(PlausibilityFilter(mode="cooccurrence"), data, clf)
+    codes = np.arange(len(human), len(data.texts))
+    assert check.keep_texts(codes, data).tolist() == [False, True, True]

@@ -130,8 +130,9 @@ def mine_hard_negatives(
     out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
                        cutoff=cluster_cutoffs(data, clf), label=similarity_label(clf))
     if no_target is not None:
+        keep = None if check is None else (lambda codes: check.keep_texts(codes, data))
         lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
-                                   require_verified=require_verified, seed=seed)
+                                   require_verified=require_verified, seed=seed, keep=keep)
         out = out.remove_columns([c for c in (NO_TARGET_COLUMN,) if c in out.column_names])
         out = out.add_column(NO_TARGET_COLUMN, lists, feature=no_target_feature())
     return (out, report) if return_report else out

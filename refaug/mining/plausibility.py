@@ -85,6 +85,17 @@ class FinalistCheck:
             counts[("plausibility", "scored")] += int(np.isfinite(verdict.plausibility).sum())
         return flat.take(alive), judgement.take(alive), verification.take(alive), plausibility[alive]
 
+    def keep_texts(self, codes: np.ndarray, data: Data) -> np.ndarray:
+        """The no-target step's hook (:func:`refaug.mining.no_target.image_negatives`'s ``keep``):
+        a mask of the generated texts ``codes`` (vocabulary indices) that pass. A no-target text
+        has no single source to be scored against, so only the co-occurrence check applies (its
+        drops count under the no-target report's ``filtered``)."""
+        texts = [data.texts[int(v)] for v in codes]
+        verdict = self.filter.judge(texts, np.full(len(texts), np.nan, np.float32),
+                                    descriptions=self.classifier.describe(texts),
+                                    source_descriptions=[None] * len(texts))
+        return ~np.asarray(verdict.drop, bool)
+
     def _judge(self, entries: np.ndarray, flat: Candidates, verification: Verification, data: Data):
         """The filter's verdict on the given entries, each against its source."""
         texts = [data.texts[v] for v in flat.vocab[entries]]
