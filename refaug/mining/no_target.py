@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from datasets import Dataset, Features, Image, List
+from datasets import Dataset, Features, List
 
 from refaug.clusters import ClusterClassifier
 from refaug.mining.candidates import KIND_CODE, Candidates, Pool
@@ -486,10 +486,10 @@ def no_target_rows(ds: Dataset, *, first_ref_id: int) -> Dataset:
     reason``. Each image is one no-target ref (new ``ref_id``\\ s from ``first_ref_id``, in the
     order of the images' first rows), its expressions in rank order.
 
-    ``image`` names the image by its ``path``, without pixels: an image's 30 rows would otherwise
-    each carry a copy of its bytes (at RefCOCO's size, 20,000 images x 30 copies: gigabytes, and
-    past Arrow's 2 GB column limit). The pixels are in the referent split's rows of the same
-    ``image_id``; a refer export names the COCO file anyway.
+    ``image`` is left empty: an image's 30 rows would otherwise each carry a copy of its bytes (at
+    RefCOCO's size, 20,000 images x 30 copies: gigabytes, past Arrow's 2 GB column limit; and a
+    file name alone is embedded from disk again by every Parquet or Hub export). The pixels are
+    in the referent split's rows of the same ``image_id``; a refer export names the COCO file.
     """
     from refaug.data.refer import NO_TARGET_FEATURES
 
@@ -498,17 +498,14 @@ def no_target_rows(ds: Dataset, *, first_ref_id: int) -> Dataset:
     if NO_TARGET_COLUMN not in ds.column_names:
         return Dataset.from_dict(columns, features=features)
     by_image: dict[Any, dict[str, Any]] = {}
-    for index, row in enumerate(ds.select_columns(["image_id", "split", NO_TARGET_COLUMN])):
-        entry = by_image.setdefault(row["image_id"], {"first": index, "split": row["split"], "items": []})
+    for row in ds.select_columns(["image_id", "split", NO_TARGET_COLUMN]):
+        entry = by_image.setdefault(row["image_id"], {"split": row["split"], "items": []})
         entry["items"].extend(row[NO_TARGET_COLUMN] or ())
-    images = ds.select_columns(["image"]).cast_column("image", Image(decode=False)) if "image" in ds.column_names else None
     kept = ((k, v) for k, v in by_image.items() if v["items"])
     for ref_id, (image_id, entry) in enumerate(kept, first_ref_id):
-        image = images[entry["first"]]["image"] if images is not None else None
-        reference = {"path": image.get("path"), "bytes": None} if image and image.get("path") else None
         for item in sorted(entry["items"], key=lambda n: n["rank"]):
             values = {"ref_id": ref_id, "image_id": int(image_id), "expression": item["text"],
-                      "image": reference, "split": entry["split"],
+                      "image": None, "split": entry["split"],
                       **{k: item[k] for k in NO_TARGET_EXTRA_FEATURES}}
             for name, value in values.items():
                 columns[name].append(value)
