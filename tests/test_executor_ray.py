@@ -158,7 +158,10 @@ def test_views_through_ray_data_llm_on_the_tiny_llava(tmp_path: Path, monkeypatc
     ds = synthetic_scenes(2, seed=0, image_size=(96, 64))
     backend = VLLMBackend(str(model), sampling=SamplingSettings(max_tokens=256), engine_options=CPU_ENGINE_OPTIONS)
     generator = ViewGenerator(backend, cache_dir=tmp_path / "views", max_retries=0)
-    with RayExecutor(num_cpus=2, concurrency=1) as executor:
+    # ray.data.llm runs four CPU stages besides the engine replica (chat template, tokenize,
+    # multimodal preparation, detokenize), each an actor holding one logical CPU: with only two,
+    # the engine and detokenize actors can take both and the stages upstream never start.
+    with RayExecutor(num_cpus=6, concurrency=1) as executor:
         out = executor.generate_views(ds, generator, show_progress_bar=False)
         assert generator.report.requests == 2  # one request per image
         written = [v for v in out["views"] if v is not None]
