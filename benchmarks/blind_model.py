@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections import defaultdict
@@ -40,7 +41,10 @@ import numpy as np
 from refaug.contrast import describe_texts
 from refaug.embed import Embedder
 from refaug.plausibility import DEFAULT_LM_MARGIN, Cooccurrence, LanguageModel
+from refaug.plausibility.adversarial import AdversarialFilter
 from refaug.plausibility.bigrams import AttestedBigrams
+from refaug.plausibility.negated import EDIT_KINDS, negated_negatives
+from refaug.plausibility.published import positive_form
 from refaug.report import format_table
 from refaug.rewrite.base import normalize
 from refaug.rewrite.combined import Rewriters
@@ -132,35 +136,83 @@ def embedding_oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_g
     return auc(oof[y == 1], oof[y == 0]), oof[y == 0]
 
 
-# Shares of each kind's negatives an adversarial filter would drop: the ones the blind model
-# (out of fold) finds least like a real expression (AFLite-style, Le Bras et al. 2020).
-ADVERSARIAL_SHARES = (0.25, 0.5, 0.75)
-
-
-def adversarial_rows(negatives: list[dict[str, Any]], keep: np.ndarray, objects: list[dict[str, Any]],
-                     vectors: dict[str, np.ndarray], *, seed: int) -> dict[str, dict[str, float]]:
-    """Per kind, the blind AUC of a fresh model (another fold split) after the plausibility filter
-    and an adversarial drop of the given shares: what reaching the goal would cost (measured,
-    not shipped)."""
-    pos_texts = [t for o in objects for t in o["expressions"]]
-    pos_groups = [o["group"] for o in objects for _ in o["expressions"]]
-    pos_vec = np.vstack([vectors[t] for t in pos_texts])
+def negated_positives(objects: list[dict[str, Any]], negatives: list[dict[str, Any]], *,
+                      seed: int) -> list[dict[str, Any]]:
+    """The shipped matched positives (:mod:`refaug.plausibility.negated`): every attribute and
+    state rewrite of an object's expression, negated where edited (true of the object when the
+    edit is false of it: the rewriter's claim, which mining verifies as ``edit``)."""
+    by_text = {t: o["group"] for o in objects for t in o["expressions"]}
+    edits = [n for n in negatives if n["kind"] in EDIT_KINDS and n["origin"] in by_text]
+    found = negated_negatives([(n["origin"], n["text"], n["detail"]) for n in edits], seed=seed)
+    real = {normalize(t) for t in by_text} | {normalize(n["text"]) for n in negatives}
     out = {}
-    for kind in sorted({n["kind"] for n in negatives}):
-        idx = [i for i, n in enumerate(negatives) if n["kind"] == kind and keep[i]]
-        if len(idx) < 4 * FOLDS:
-            continue
-        vec = np.vstack([vectors[negatives[i]["text"]] for i in idx])
-        groups = [negatives[i]["group"] for i in idx]
-        _, oof = embedding_oof(pos_vec, pos_groups, vec, groups, seed=seed)
-        row = {}
-        for share in ADVERSARIAL_SHARES:
-            left = np.argsort(oof)[::-1][: int(round(len(idx) * (1 - share)))]  # the most positive-looking stay
-            row[f"auc_drop_{share:g}"] = embedding_auc(pos_vec, pos_groups, vec[left], [groups[j] for j in left],
-                                                       seed=seed + 1)
+    for n, items in zip(edits, found, strict=True):
+        for text, detail in items:
+            if normalize(text) not in real:
+                out.setdefault(text, {"text": text, "origin": n["text"], "detail": detail,
+                                      "group": by_text[n["origin"]]})
+    return list(out.values())
+
+
+# (target AUC, max share) pairs the calibration table tries besides the defaults
+CALIBRATION = ((0.60, 0.25), (0.60, 0.5), (0.60, 0.75), (0.55, 0.5), (0.55, 0.75))
+
+
+def shipped_rows(negatives: list[dict[str, Any]], keep: np.ndarray, objects: list[dict[str, Any]],
+                 derived: list[dict[str, Any]], vectors: dict[str, np.ndarray], *,
+                 seed: int) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Per kind: the shipped adversarial filter (defaults, matched positives as a run uses them)
+    on the negatives the plausibility filter kept, then a *fresh* blind model (another fold
+    split, grouped by image) after it, against three sets of positives: ``plain`` (the human
+    expressions), ``with_derived`` (plus the negated negatives, what a run publishes) and
+    ``matched`` (only the positives of the kind's form, where there are enough)."""
+    pos_texts = [t for o in objects for t in o["expressions"]] + [d["text"] for d in derived]
+    pos_groups = [o["group"] for o in objects for _ in o["expressions"]] + [d["group"] for d in derived]
+    forms = np.asarray([positive_form(t) for o in objects for t in o["expressions"]] + ["negation"] * len(derived))
+    human = np.r_[np.ones(len(pos_texts) - len(derived), bool), np.zeros(len(derived), bool)]
+    pos_vec = np.vstack([vectors[t] for t in pos_texts])
+    idx = np.nonzero(keep)[0]
+    filt = AdversarialFilter(seed=seed)
+    start = time.perf_counter()
+    neg_groups = [negatives[i]["group"] for i in idx]
+    result = filt.filter(pos_vec, np.vstack([vectors[negatives[i]["text"]] for i in idx]),
+                         [negatives[i]["kind"] for i in idx], positive_forms=forms.tolist(),
+                         positive_groups=pos_groups, negative_groups=neg_groups)
+    seconds = time.perf_counter() - start
+    out = {}
+    for kind, report in result.kinds.items():
+        mine = np.asarray([negatives[i]["kind"] == kind for i in idx])
+        row: dict[str, Any] = {**report.to_dict(), "matched_positives": int((forms == kind).sum())}
+        for stage, mask in (("after_plausibility", mine), ("after_adversarial", mine & result.keep)):
+            chosen = idx[mask]
+            neg = np.vstack([vectors[negatives[i]["text"]] for i in chosen])
+            groups = [negatives[i]["group"] for i in chosen]
+            for name, pmask in (("plain", human), ("with_derived", np.ones(len(pos_texts), bool)),
+                                ("matched", forms == kind)):
+                if pmask.sum() < 20:
+                    continue
+                row[f"auc_{name}_{stage}"] = embedding_auc(pos_vec[pmask], [g for g, m in zip(pos_groups, pmask)
+                                                                               if m], neg, groups, seed=seed + 1)
         out[kind] = row
-        logging.info("adversarial %s: %s", kind, row)
-    return out
+        logging.info("shipped %s: %s", kind, {k: v for k, v in row.items() if k.startswith("auc")})
+    scores = result.predictability[np.isfinite(result.predictability)]
+    calibration = []
+    for target, share in CALIBRATION:
+        other = AdversarialFilter(target_auc=target, max_share=share, seed=seed).filter(
+            pos_vec, np.vstack([vectors[negatives[i]["text"]] for i in idx]), [negatives[i]["kind"] for i in idx],
+            positive_forms=forms.tolist(), positive_groups=pos_groups, negative_groups=neg_groups)
+        row = {"target_auc": target, "max_share": share}
+        for kind, report in other.kinds.items():
+            chosen = idx[np.asarray([negatives[i]["kind"] == kind for i in idx]) & other.keep]
+            pmask = forms == kind if report.matched else human
+            row[kind] = {"dropped_share": report.dropped / report.negatives, "matched": report.matched,
+                         "auc": embedding_auc(pos_vec[pmask], [g for g, m in zip(pos_groups, pmask) if m],
+                                              np.vstack([vectors[negatives[i]["text"]] for i in chosen]),
+                                              [negatives[i]["group"] for i in chosen], seed=seed + 1)}
+        calibration.append(row)
+    return out, {"calibration": calibration,"seconds": seconds, "negatives": int(len(idx)), "positives": int(len(pos_texts)),
+                 "derived_positives": len(derived),
+                 "predictability_quantiles": np.quantile(scores, [0.1, 0.5, 0.9]).tolist() if len(scores) else []}
 
 
 def human_null(objects: list[dict[str, Any]], scores: dict[str, float]) -> dict[str, float]:
@@ -222,8 +274,28 @@ def calibration(negatives: list[dict[str, Any]], relative: np.ndarray, clash: np
     return rows
 
 
+def scale_timing(negatives: list[dict[str, Any]], objects: list[dict[str, Any]], vectors: dict[str, np.ndarray], *,
+                 size: int, positives: int, seed: int) -> dict[str, Any]:
+    """The shipped filter's cost at corpus size: the dev vectors tiled (plus noise of 0.01 per
+    dimension, so no two are equal) to ``size`` negatives over the dev kinds and ``positives``
+    positives, one call of :meth:`AdversarialFilter.filter` timed (embeddings already in memory)."""
+    rng = np.random.default_rng(seed)
+    neg = np.vstack([vectors[n["text"]] for n in negatives])
+    pos = np.vstack([vectors[t] for o in objects for t in o["expressions"]])
+    take_n, take_p = rng.integers(len(neg), size=size), rng.integers(len(pos), size=positives)
+    big_neg = (neg[take_n] + rng.normal(0, 0.01, (size, neg.shape[1]))).astype(np.float32)
+    big_pos = (pos[take_p] + rng.normal(0, 0.01, (positives, pos.shape[1]))).astype(np.float32)
+    kinds = [negatives[i]["kind"] for i in take_n]
+    start = time.perf_counter()
+    result = AdversarialFilter(seed=seed).filter(big_pos, big_neg, kinds)
+    seconds = time.perf_counter() - start
+    return {"negatives": size, "positives": positives, "seconds": seconds,
+            "dropped_share": float(1 - result.keep.mean()), "threads": os.environ.get("OMP_NUM_THREADS")}
+
+
 def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, seed: int,
-                   embedder: Embedder, lm: LanguageModel, limit: int | None = None) -> dict[str, Any]:
+                   embedder: Embedder, lm: LanguageModel, limit: int | None = None,
+                   scale: int = 0) -> dict[str, Any]:
     objects = load_objects(path, limit)
     start = time.perf_counter()
     negatives = rewrite_objects(objects, per_kind=per_kind, seed=seed)
@@ -242,7 +314,14 @@ def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, see
     keep = ~lm_drop & ~clash
     vectors = dict(zip(texts, embedder.encode_distinct(texts), strict=True))
     kinds = kind_rows(negatives, keep, objects, scores, vectors, seed=seed)
-    adversarial = adversarial_rows(negatives, keep, objects, vectors, seed=seed)
+    derived = negated_positives(objects, negatives, seed=seed)
+    extra = [d["text"] for d in derived if d["text"] not in vectors]
+    vectors.update(zip(extra, embedder.encode_distinct(extra), strict=True))
+    adversarial, adversarial_cost = shipped_rows(negatives, keep, objects, derived, vectors, seed=seed)
+    if scale:
+        adversarial_cost["scale"] = scale_timing(negatives, objects, vectors, size=scale, positives=145_000,
+                                                 seed=seed)
+        logging.info("scale: %s", adversarial_cost["scale"])
     for kind, row in kinds.items():
         mine = np.ones(len(negatives), bool) if kind == "all" else np.asarray([n["kind"] == kind for n in negatives])
         row["dropped_lm_share"] = float(lm_drop[mine].mean()) if mine.any() else 0.0
@@ -256,6 +335,7 @@ def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, see
     return {"objects": len(objects), "expressions": len(humans), "negatives": len(negatives),
             "margin": margin, "rewrite_seconds": rewrite_s, "lm_seconds_per_text": lm_cost,
             "human_null": human_null(objects, scores), "kinds": kinds, "adversarial": adversarial,
+            "adversarial_cost": adversarial_cost, "derived_examples": [(d["origin"], d["text"]) for d in derived[:15]],
             "examples": examples,
             "calibration": calibration(negatives, relative, clash, objects, scores)}
 
@@ -350,11 +430,7 @@ def markdown(result: dict[str, Any]) -> str:
              "", format_table([[c["margin"], f"{c['dropped_share']:.1%}", f"{c['lm_auc_raw_after']:.3f}"]
                                for c in real["calibration"]], ["margin", "dropped", "LM AUC after (raw)"],
                               title="calibration (all kinds)"),
-             "", format_table([[k, *(f"{r[f'auc_drop_{s:g}']:.3f}" for s in ADVERSARIAL_SHARES)]
-                               for k, r in real["adversarial"].items()],
-                              ["kind", *(f"emb. AUC, {s:.0%} dropped" for s in ADVERSARIAL_SHARES)],
-                              title="adversarial filter (measured, not shipped): a fresh blind model after "
-                                    "dropping the most detectable share")]
+             "", adversarial_table(real)]
     if "synthetic" in result:
         syn = result["synthetic"]
         rows = [[k, r["negatives_before"], r["negatives_after"], f"{r['embedding_auc_before']:.3f}",
@@ -366,6 +442,40 @@ def markdown(result: dict[str, Any]) -> str:
     if "int8" in result:
         parts += ["", f"int8 (torch dynamic quantisation) against fp32: {result['int8']}"]
     return "\n".join(parts) + "\n"
+
+
+def adversarial_table(real: dict[str, Any]) -> str:
+    def cell(r: dict[str, Any], key: str) -> str:
+        return f"{r[key]:.3f}" if key in r else "-"
+
+    rows = [[k, r["negatives"], f"{r['dropped_share']:.0%}", r["stopped"], r["matched_positives"],
+             cell(r, "auc_plain_after_plausibility"), cell(r, "auc_plain_after_adversarial"),
+             cell(r, "auc_with_derived_after_adversarial"), cell(r, "auc_matched_after_plausibility"),
+             cell(r, "auc_matched_after_adversarial"), f"{r['auc_before']:.3f} -> {r['auc_after']:.3f}"]
+            for k, r in real["adversarial"].items()]
+    cost = real["adversarial_cost"]
+    return "\n".join([
+        format_table(rows, ["kind", "negatives", "dropped", "stopped", "matched pos.", "plain, after plaus.",
+                            "plain, after adv.", "+derived, after adv.", "matched, after plaus.",
+                            "matched, after adv.", "filter's own AUC"],
+                     title="shipped adversarial filter (defaults): fresh blind model (emb. AUC) after it"),
+        "", f"filter: {cost['seconds']:.2f} s for {cost['negatives']} negatives against {cost['positives']} "
+            f"positives ({cost['derived_positives']} negated negatives); predictability p10/p50/p90 "
+            f"{[round(q, 3) for q in cost['predictability_quantiles']]}"
+            + (f"; at scale: {cost['scale']['seconds']:.1f} s for {cost['scale']['negatives']} negatives against "
+               f"{cost['scale']['positives']} positives (dev vectors tiled, OMP_NUM_THREADS="
+               f"{cost['scale']['threads']})" if "scale" in cost else ""),
+        "", format_table([[f"{c['target_auc']:.2f}", f"{c['max_share']:.0%}",
+                           *(f"{c[k]['auc']:.3f} ({c[k]['dropped_share']:.0%})" if k in c else "-"
+                             for k in real["adversarial"])] for c in cost["calibration"]],
+                         ["target", "max share", *real["adversarial"]],
+                         title="calibration: fresh blind AUC (share dropped) per setting; matched positives "
+                               "where the filter uses them, else plain"),
+        "", "plain: positives are the human expressions; +derived: plus the negated negatives a run publishes "
+            "(views.derived); matched: only positives of the kind's form (negation: the negated negatives; "
+            "state: human expressions with a state or posture word), which the filter uses where there are "
+            "20 or more. Negated negatives (edit -> its negation), first ones: "
+            + "; ".join(f"{a!r} -> {b!r}" for a, b in real["derived_examples"][:8])])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N objects only (a smoke test)")
     parser.add_argument("--int8-agreement", type=int, default=0, metavar="N",
                         help="also compare int8 with fp32 on N rewrites (0: skip)")
+    parser.add_argument("--scale", type=int, default=0, metavar="N",
+                        help="also time the adversarial filter on N negatives (dev vectors tiled; 0: skip)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "blind_model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -391,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"command": "python benchmarks/blind_model.py " + " ".join(given),
                               "real": real_benchmark(args.data, per_kind=args.per_kind, margin=args.margin,
                                                      cache=cache, seed=args.seed, embedder=embedder, lm=lm,
-                                                     limit=args.limit)}
+                                                     limit=args.limit, scale=args.scale)}
     if args.int8_agreement:
         result["int8"] = int8_agreement(args.data, limit=args.limit, per_kind=args.per_kind,
                                         sample=args.int8_agreement, cache=cache, seed=args.seed, margin=args.margin)

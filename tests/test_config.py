@@ -156,3 +156,16 @@ def test_defaults_and_choices_are_the_registries():
     names = {f.name for f in dataclasses.fields(RunConfig)} - {"extra"}
     assert set(FIELD_HELP) == names
     assert {h.group for h in FIELD_HELP.values()} == set(OPTION_GROUPS)
+
+
+def test_adversarial_defaults_agree_with_the_filter_and_are_checked():
+    from refaug.plausibility.adversarial import DEFAULT_MAX_SHARE, DEFAULT_MODELS, DEFAULT_TARGET_AUC
+
+    config = RunConfig()
+    assert (config.adversarial_auc, config.adversarial_max_share, config.adversarial_models) == (
+        DEFAULT_TARGET_AUC, DEFAULT_MAX_SHARE, DEFAULT_MODELS)
+    assert config.negated_positives is True
+    with pytest.raises(ConfigError, match="adversarial_max_share"):
+        RunConfig(adversarial_max_share=1.5)
+    with pytest.raises(ConfigError, match="adversarial_models"):
+        RunConfig(adversarial_models=1)

@@ -205,3 +205,31 @@ def test_failed_upload_says_why_and_keeps_the_local_copy(tmp_path, monkeypatch):
     assert "someone/refaug-test" in message and "local copy" in message and "intact" in message
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == files
     assert load_from_disk(str(out / "dataset"))["train"].num_rows == published["train"].num_rows
+
+
+def test_derived_positives_become_sentences_after_the_views(tmp_path):
+    source = refer_files.write_refer(tmp_path / "src")
+    published = _with_results(load_refer(source))
+    first = published["train"] if "train" in published else next(iter(published.values()))
+    rows = first.to_list()
+    target = next(i for i, r in enumerate(rows) if r["views"] is not None)
+    derived = [{"text": "man not on left", "kind": "negated_negative", "detail": "negated: spatial: right -> left; add not: on",
+                "origin": "man on left"}]
+    rows[target]["views"] = {**rows[target]["views"], "derived": derived}
+    name = next(k for k, v in published.items() if v is first)
+    published[name] = Dataset.from_list(rows, features=first.features)
+    assert published[name][target]["views"]["derived"][0]["text"] == "man not on left"
+    out = to_refer(published, tmp_path / "out", refer_root=source)
+    with (out / "refcoco" / "refs(unc).p").open("rb") as handle:
+        refs = {r["ref_id"]: r for r in pickle.load(handle)}
+    sentences = refs[rows[target]["ref_id"]]["sentences"]
+    assert sentences[-1]["raw"] == "man not on left" and sentences[-1]["view"] == "negated_negative"
+    assert sentences[-1]["derived_from"] == "man on left" and sentences[-1]["tokens"] == ["man", "not", "on", "left"]
+    ids = [s["sent_id"] for r in refs.values() for s in r["sentences"]]
+    assert len(ids) == len(set(ids))
+    back = load_refer(out)
+    again = {r["ref_id"]: r for split in back.values() for r in split}
+    assert "man not on left" not in again[rows[target]["ref_id"]]["expressions"]
+    out2 = to_refer(published, tmp_path / "out2", refer_root=source, include=("spatial",))
+    with (out2 / "refcoco" / "refs(unc).p").open("rb") as handle:
+        assert not any(s.get("view") == "negated_negative" for r in pickle.load(handle) for s in r["sentences"])

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from refaug import lexicon as lx
 from refaug.contrast.colors import NEAR_COLOR_DISTANCE, color_lab, lab_distance
-from refaug.contrast.description import Attribute, Description
+from refaug.contrast.description import Attribute, Description, Landmark
 from refaug.contrast.synonyms import wordnet_only
 
 # The kinds a finding can have, in the order of the classifier's features.
@@ -61,7 +61,86 @@ def _by_key(attributes: Iterable[Attribute], *, positive: bool) -> dict[tuple[st
     return table
 
 
-def _head_findings(cluster: Description, candidate: Description) -> list[Finding]:
+# ------------------------------------------------------------------ the prepared sides
+#
+# ``compare`` runs for millions of (cluster, candidate) pairs in a run (benchmarks/end_to_end.py),
+# and most of its work depends on one side alone: the sorted attributes, their tables by key, the
+# sorted landmarks. :class:`_Side` computes that once per description. What depends on both sides
+# but on few of their fields is memoised on those fields: the head finding (heads, classes and
+# tags), the colour distance (two values), whether a landmark is a description's referent (the
+# description and the landmark) and whether two landmarks may be one object. Every memo is of a
+# pure function, so the findings are the ones the plain computation gives (tests/test_contrast_fast.py
+# checks them against it); each is emptied at its limit.
+_CACHE_LIMIT = 300_000
+_SKIPPED_KINDS = frozenset({"color", "ordinal", "extreme"})
+
+
+class _Side:
+    """What ``compare`` reads of one description, computed once."""
+
+    __slots__ = ("attributes", "classes", "colors", "corrections", "described", "ends", "head", "head_code",
+                 "heads", "marks", "negative", "ordinals", "others", "polar", "positive", "signed", "tags",
+                 "values")
+
+    def __init__(self, description: Description) -> None:
+        d = description
+        self.heads, self.classes, self.tags, self.corrections = d.heads, d.classes, d.tags, d.corrections
+        self.head = d.head
+        # Sorted: the attributes are sets, and the first of several values names a finding; a
+        # set's order changes with the process's hash seed, a sorted list does not.
+        self.attributes = attributes = sorted(d.attributes)
+        self.positive = positive = _by_key(attributes, positive=True)
+        self.colors = [a for k, v in positive.items() if k[0] == "color" for a in v]
+        self.ordinals = [a for a in attributes if a.kind == "ordinal" and a.positive]
+        self.ends = [a for a in attributes if a.positive and a.kind in ("extreme", "spatial")]
+        self.others = [(key, values, _exclusive(key)) for key, values in positive.items()
+                       if key[0] not in _SKIPPED_KINDS]
+        self.values = {key: {a.value: a for a in values} for key, values in positive.items()
+                       if key[0] not in _SKIPPED_KINDS}
+        self.polar = {(a.kind, a.key, a.value): a for a in attributes}
+        self.signed = frozenset((a.kind, a.key, a.value, a.positive) for a in attributes)
+        self.negative = any(not a.positive for a in attributes)
+        self.marks = _sorted_landmarks(d)
+        self.head_code = _HEAD_CODES.setdefault((d.heads, d.classes, d.tags), len(_HEAD_CODES))
+        self.described: dict[Landmark, str | None] = {}
+
+
+_SIDES: dict[Description, _Side] = {}
+_MARK_SIDES: dict[Landmark, _Side] = {}
+_HEAD_CODES: dict[tuple[frozenset[str], frozenset[str], frozenset[str]], int] = {}
+_HEADS: dict[tuple[int, int], list[Finding]] = {}
+_DISTANCES: dict[tuple[str, str], float] = {}
+_SAME_OBJECT: dict[tuple[Landmark, Landmark], bool] = {}
+
+
+def _side(description: Description) -> _Side:
+    side = _SIDES.get(description)
+    if side is None:
+        if len(_SIDES) >= _CACHE_LIMIT:
+            clear_caches()
+        side = _SIDES[description] = _Side(description)
+    return side
+
+
+def _mark_side(mark: Landmark) -> _Side:
+    side = _MARK_SIDES.get(mark)
+    if side is None:
+        if len(_MARK_SIDES) >= _CACHE_LIMIT:
+            _MARK_SIDES.clear()
+            _SAME_OBJECT.clear()
+        side = _MARK_SIDES[mark] = _Side(mark.description())
+    return side
+
+
+def clear_caches() -> None:
+    """Empty the memos of :func:`compare` (they only save time; the findings stay the same)."""
+    for table in (_SIDES, _MARK_SIDES, _HEADS, _DISTANCES, _SAME_OBJECT):
+        table.clear()
+    # _HEAD_CODES stays: the sides still alive keep their codes, and it holds only the
+    # distinct (heads, classes, tags) triples, a few thousand in a run.
+
+
+def _head_findings(cluster: Description | _Side, candidate: Description | _Side) -> list[Finding]:
     if not cluster.classes or not candidate.classes:
         return []
     a, b = "/".join(sorted(cluster.heads or cluster.classes)), "/".join(sorted(candidate.heads or candidate.classes))
@@ -80,22 +159,40 @@ def _head_findings(cluster: Description, candidate: Description) -> list[Finding
     return [Finding("head", False, a, b, head, note)]
 
 
-def _short_for(short: Description, full: Description) -> bool:
+def _heads_of(cluster: _Side, candidate: _Side) -> list[Finding]:
+    """:func:`_head_findings` (a function of the heads, classes and tags alone), memoised; a new list."""
+    key = (cluster.head_code, candidate.head_code)
+    found = _HEADS.get(key)
+    if found is None:
+        if len(_HEADS) >= _CACHE_LIMIT:
+            _HEADS.clear()
+        found = _HEADS[key] = _head_findings(cluster, candidate)
+    return list(found)
+
+
+def _short_for(short: Description | _Side, full: Description | _Side) -> bool:
     """Whether a head names a multi-word class by its last word ("dog" for "hot dog")."""
     return any(" " in c and c.rsplit(" ", 1)[1] in short.heads | short.classes for c in full.classes)
 
 
-def _color_findings(cluster: dict, candidate: dict, head: str) -> list[Finding]:
+def _color_findings(ours: list[Attribute], theirs: list[Attribute], head: str) -> list[Finding]:
     """Colours per part; a colour without a part ("in red") meets every part's colour. The
     nearest pair of comparable colours decides: the same word agrees, colours within
     :data:`~refaug.contrast.colors.NEAR_COLOR_DISTANCE` (in CIELAB) agree as near
-    ("beige ~ white"), farther ones conflict."""
-    ours = [a for k, v in cluster.items() if k[0] == "color" for a in v]
-    theirs = [a for k, v in candidate.items() if k[0] == "color" for a in v]
-    pairs = [(a, b) for a in ours for b in theirs if a.key == b.key or not a.key or not b.key]
-    if not pairs:
+    ("beige ~ white"), farther ones conflict.
+
+    ``ours`` and ``theirs`` are the positive colour attributes of each side, in order.
+    """
+    best = None
+    for a in ours:
+        for b in theirs:
+            if a.key == b.key or not a.key or not b.key:
+                rank = (_distance(a, b), a.value, b.value)
+                if best is None or rank < best[0]:  # the first of the nearest, as min() picks
+                    best = (rank, a, b)
+    if best is None:
         return []
-    a, b, distance = min(((a, b, _distance(a, b)) for a, b in pairs), key=lambda t: (t[2], t[0].value, t[1].value))
+    (distance, _, _), a, b = best
     if a.value == b.value or distance == 0:
         return [Finding("color", False, a.word, b.word, head)]
     note = f"CIELAB distance {distance:.1f}" if distance < float("inf") else ""
@@ -103,9 +200,19 @@ def _color_findings(cluster: dict, candidate: dict, head: str) -> list[Finding]:
 
 
 def _distance(a: Attribute, b: Attribute) -> float:
-    lab_a, lab_b = _lab(a.value), _lab(b.value)
+    key = (a.value, b.value)
+    distance = _DISTANCES.get(key)
+    if distance is None:
+        if len(_DISTANCES) >= _CACHE_LIMIT:
+            _DISTANCES.clear()
+        distance = _DISTANCES[key] = _value_distance(a.value, b.value)
+    return distance
+
+
+def _value_distance(a: str, b: str) -> float:
+    lab_a, lab_b = _lab(a), _lab(b)
     if lab_a is None or lab_b is None:
-        return 0.0 if lx.color_family(a.value) == lx.color_family(b.value) else float("inf")
+        return 0.0 if lx.color_family(a) == lx.color_family(b) else float("inf")
     return round(lab_distance(lab_a, lab_b), 1)
 
 
@@ -125,7 +232,12 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
     circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
     car"). An agreement: the same kind, key and value.
     """
-    found = _attribute_findings(cluster, candidate) + _landmark_findings(cluster, candidate)
+    ours, theirs = _side(cluster), _side(candidate)
+    found = _attribute_findings(ours, theirs)
+    if ours.marks or theirs.marks:
+        found += _landmark_findings(ours, theirs)
+    if not (cluster.corrections or candidate.corrections):
+        return found
     fixes = dict(cluster.corrections | candidate.corrections)
     return [_with_typos(f, fixes) for f in found] if fixes else found
 
@@ -139,45 +251,46 @@ def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:
     return finding._replace(note="; ".join([finding.note, *read]) if finding.note else "; ".join(read))
 
 
-def _attribute_findings(cluster: Description, candidate: Description) -> list[Finding]:
+def _attribute_findings(cluster: _Side, candidate: _Side) -> list[Finding]:
     head = cluster.head
-    findings = _head_findings(cluster, candidate)
-    # Sorted: the attributes are sets, and the first of several values names a finding; a
-    # set's order changes with the process's hash seed, a sorted list does not.
-    stated, offered = sorted(cluster.attributes), sorted(candidate.attributes)
-    ours, theirs = _by_key(stated, positive=True), _by_key(offered, positive=True)
-    findings += _color_findings(ours, theirs, head)
-    findings += _ordinal_findings(stated, offered, head)
-    findings += _extreme_findings(stated, offered, head)
-    for key, values in theirs.items():
-        if key[0] in ("color", "ordinal", "extreme") or key not in ours:
+    findings = _heads_of(cluster, candidate)
+    if cluster.colors and candidate.colors:
+        findings += _color_findings(cluster.colors, candidate.colors, head)
+    if cluster.ordinals and candidate.ordinals:
+        findings += _ordinal_findings(cluster.ordinals, candidate.ordinals, head)
+    if cluster.ends and candidate.ends:
+        findings += _extreme_findings(cluster.ends, candidate.ends, head)
+    values = cluster.values
+    for key, offered, exclusive in candidate.others:
+        mine = values.get(key)
+        if mine is None:
             continue
-        mine = {a.value: a for a in ours[key]}
-        same = [a for a in values if a.value in mine]
+        same = [a for a in offered if a.value in mine]
         if same:
             findings.append(Finding(_kind(same[0]), False, mine[same[0].value].word, same[0].word, head))
-        elif _exclusive(key):
-            findings.append(Finding(_kind(values[0]), True, ours[key][0].word, values[0].word, head))
-    findings += _polarity_findings(cluster, candidate, head)
+        elif exclusive:
+            findings.append(Finding(_kind(offered[0]), True, cluster.positive[key][0].word, offered[0].word, head))
+    if cluster.negative or candidate.negative:
+        findings += _polarity_findings(cluster, candidate, head)
     return findings
 
 
-def _landmark_findings(cluster: Description, candidate: Description) -> list[Finding]:
+def _landmark_findings(cluster: _Side, candidate: _Side) -> list[Finding]:
     """A text whose landmark is the other text's referent, or the same landmark on two sides."""
     head = cluster.head
     # Sorted, as the attributes are: the first landmark found names the finding, and a set's
     # order changes with the process's hash seed (the reason text did, between runs).
-    ours_marks, their_marks = _sorted_landmarks(cluster), _sorted_landmarks(candidate)
+    ours_marks, their_marks = cluster.marks, candidate.marks
     for mark in their_marks:
-        if (agreed := _is_described(cluster, mark.description())) is not None:
+        if (agreed := _is_described(cluster, mark)) is not None:
             return [Finding("landmark", True, agreed, mark.word, head)]
     for mark in ours_marks:
-        if (agreed := _is_described(candidate, mark.description())) is not None:
+        if (agreed := _is_described(candidate, mark)) is not None:
             return [Finding("landmark", True, mark.word, agreed, head)]
     found = []
     for ours in ours_marks:
         for theirs in their_marks:
-            if ours.axis and ours.axis == theirs.axis and _same_object(ours.description(), theirs.description()):
+            if ours.axis and ours.axis == theirs.axis and _same_object(ours, theirs):
                 found.append(Finding("landmark", ours.relation != theirs.relation, ours.word, theirs.word, head))
     return sorted(found, key=lambda f: not f.conflict)[:1]
 
@@ -186,21 +299,36 @@ def _sorted_landmarks(description: Description) -> list:
     return sorted(description.landmarks, key=lambda m: (m.word, m.head, m.axis, m.relation, sorted(m.attributes)))
 
 
-def _is_described(referent: Description, landmark: Description) -> str | None:
-    """Whether ``landmark`` is ``referent`` itself: the same class, nothing in conflict, and
-    something more in common than the class (a colour, a size, a role). Returns the agreeing
-    words ("purple circle"), or None."""
-    findings = _attribute_findings(referent, landmark)
-    if any(f.conflict for f in findings) or not referent.classes & landmark.classes:
-        return None
-    agreed = [f.cluster for f in findings if f.kind not in ("head", "negation")]
-    role = any(t.startswith("role:") for t in referent.tags & landmark.tags)
-    return " ".join([*agreed, referent.head]) if agreed or role else None
+def _is_described(referent: _Side, mark: Landmark) -> str | None:
+    """Whether the landmark ``mark`` is ``referent`` itself: the same class, nothing in conflict,
+    and something more in common than the class (a colour, a size, a role). Returns the agreeing
+    words ("purple circle"), or None. Memoised per referent (a pure function of the two)."""
+    memo = referent.described
+    if mark in memo:
+        return memo[mark]
+    agreed = None
+    if referent.classes & mark.classes:  # without a shared class the findings do not matter
+        landmark = _mark_side(mark)
+        findings = _attribute_findings(referent, landmark)
+        if not any(f.conflict for f in findings):
+            words = [f.cluster for f in findings if f.kind not in ("head", "negation")]
+            role = any(t.startswith("role:") for t in referent.tags & landmark.tags)
+            agreed = " ".join([*words, referent.head]) if words or role else None
+    memo[mark] = agreed
+    return agreed
 
 
-def _same_object(a: Description, b: Description) -> bool:
+def _same_object(a: Landmark, b: Landmark) -> bool:
     """Whether two landmarks may be one object: a shared class and nothing in conflict."""
-    return bool(a.classes & b.classes) and not any(f.conflict for f in _attribute_findings(a, b))
+    if not a.classes & b.classes:
+        return False
+    key = (a, b)
+    same = _SAME_OBJECT.get(key)
+    if same is None:
+        if len(_SAME_OBJECT) >= _CACHE_LIMIT:
+            _SAME_OBJECT.clear()
+        same = _SAME_OBJECT[key] = not any(f.conflict for f in _attribute_findings(_mark_side(a), _mark_side(b)))
+    return same
 
 
 def _exclusive(key: tuple[str, str]) -> bool:
@@ -211,10 +339,10 @@ def _exclusive(key: tuple[str, str]) -> bool:
     return kind in _EXCLUSIVE or (kind == "action" and where == "verb")
 
 
-def _ordinal_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], head: str) -> list[Finding]:
-    """Ordinals: the same number from the same side (or an unnamed one) agrees, others conflict."""
-    ours = [a for a in ours if a.kind == "ordinal" and a.positive]
-    theirs = [a for a in theirs if a.kind == "ordinal" and a.positive]
+def _ordinal_findings(ours: list[Attribute], theirs: list[Attribute], head: str) -> list[Finding]:
+    """Ordinals: the same number from the same side (or an unnamed one) agrees, others conflict.
+
+    ``ours`` and ``theirs`` are each side's positive ordinals, in order."""
     if not ours or not theirs:
         return []
     for a in ours:
@@ -224,13 +352,14 @@ def _ordinal_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], he
     return [Finding("ordinal", True, ours[0].word, theirs[0].word, head)]
 
 
-def _extreme_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], head: str) -> list[Finding]:
+def _extreme_findings(ours: list[Attribute], theirs: list[Attribute], head: str) -> list[Finding]:
     """An end of a row ("leftmost", "far left") against a side ("on the left", "middle") on one
     axis: the same side agrees, another conflicts. A kind of its own, as the two can disagree
     on one object: the leftmost of two zebras that both stand on the right. Two ends meet as
-    ordinals ("1st from left" vs "1st from right")."""
-    pairs = [(a, b) for a in ours for b in theirs
-             if a.positive and b.positive and a.key == b.key and {a.kind, b.kind} == {"extreme", "spatial"}]
+    ordinals ("1st from left" vs "1st from right").
+
+    ``ours`` and ``theirs`` are each side's positive extremes and spatial attributes, in order."""
+    pairs = [(a, b) for a in ours for b in theirs if a.key == b.key and a.kind != b.kind]
     if not pairs:
         return []
     same = [(a, b) for a, b in pairs if a.value == b.value]
@@ -238,20 +367,16 @@ def _extreme_findings(ours: Iterable[Attribute], theirs: Iterable[Attribute], he
     return [Finding("extreme", not same, a.word, b.word, head)]
 
 
-def _polarity_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
+def _polarity_findings(cluster: _Side, candidate: _Side, head: str) -> list[Finding]:
     """The same value with and without a negation ("with a hat" vs "without a hat")."""
     found = []
-    ours = {(a.kind, a.key, a.value): a for a in sorted(cluster.attributes)}
-    for a in sorted(candidate.attributes):
+    ours, signed = cluster.polar, cluster.signed
+    for a in candidate.attributes:
         other = ours.get((a.kind, a.key, a.value))
-        if other is not None and other.positive != a.positive and not any(
-            b.positive == a.positive and (b.kind, b.key, b.value) == (a.kind, a.key, a.value)
-            for b in sorted(cluster.attributes)
-        ):
+        if other is not None and other.positive != a.positive and (a.kind, a.key, a.value, a.positive) not in signed:
             found.append(Finding("negation", True, _polar(other), _polar(a), head))
     return found
 
 
 def _polar(a: Attribute) -> str:
     return a.word if a.positive else f"not {a.word}"
-

@@ -12,9 +12,15 @@ Relations:
     attribute: two attributes of one kind between two nouns ("blue bathroom with white
         towels" -> "white bathroom with blue towels").
 
-Verbs re-agree after a swap ("a man watches two men" -> "two men watch a man"), with
-lemminflect. By default only entities of the same animacy swap (people and animals with
-each other, things with things): "umbrella holding a man" is a negative nobody needs.
+Each pair of nouns gives up to two swaps: of the noun phrases alone (determiner and
+modifiers before the noun: "the man in a suit next to the woman" -> "the woman in a suit
+next to the man"), and of the phrases with the modifiers after the noun that belong to it
+(:func:`full_phrase`: "Military men ... next to a man in a suit" -> "A man in a suit ...
+next to military men"). Verbs re-agree after a swap ("a man watches two men" -> "two men
+watch a man"), with lemminflect, and so do pronouns ("looks at her" -> "looks at him").
+By default a thing never becomes the agent of an action ("umbrella holding a man"), and
+what a person wears or holds, a body part or a place swaps only where the result still
+reads as a scene (:func:`refaug.rewrite.swap_pairs.swappable`).
 
 Example:
     >>> rw = RoleReversalRewriter()
@@ -29,7 +35,7 @@ from collections.abc import Iterator, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
-__all__ = ["NOT_ENTITIES", "RoleReversalRewriter", "noun_phrase", "swap_edits"]
+__all__ = ["NOT_ENTITIES", "RoleReversalRewriter", "full_phrase", "noun_phrase", "swap_edits"]
 
 from refaug import lexicon as lx
 from refaug.errors import check_choice
@@ -43,9 +49,14 @@ from refaug.rewrite.grammar import (
     same_case,
 )
 from refaug.rewrite.swap_pairs import (
+    COMPLEX_PREPOSITION_NOUNS,
     NOT_ENTITIES,
+    PARTS,
     agents_stay_animate,
+    animate,
+    container_of,
     entity_heads,
+    moves_before_antecedent,
     possessive_blocks,
     pronoun_edits,
     relation_of,
@@ -96,63 +107,202 @@ class RoleReversalRewriter(Rewriter):
         entities = entity_heads(doc)[:MAX_ENTITIES]
         for i, first in enumerate(entities):
             for second in entities[i + 1 :]:
+                if first.sent != second.sent:
+                    continue  # "the pizza ... . it is in front of the glasses"
                 relation = relation_of(first, second)
                 if relation not in self.relations or not swappable(
                     first, second, same_animacy=self.same_animacy
                 ):
                     continue
-                if self.same_animacy and not agents_stay_animate(first, second):
+                edits = []
+                if not self.same_animacy or agents_stay_animate(first, second):
+                    edits = swap_edits(doc, first, second)
+                    if edits:
+                        detail = f"{relation}: {_named(first)} <-> {_named(second)}"
+                        yield Proposal(apply_edits(doc, edits), detail, first.i)
+                a, b = full_phrase(first, second), full_phrase(second, first)
+                if self.same_animacy and not agents_stay_animate(first, second, (a, b)):
                     continue
-                edits = swap_edits(doc, first, second)
-                if edits:
-                    detail = f"{relation}: {_named(first)} <-> {_named(second)}"
-                    yield Proposal(apply_edits(doc, edits), detail, first.i)
+                whole = swap_edits(doc, first, second, whole=True)
+                if whole and whole != edits:
+                    detail = f"{relation}: {_named_span(a)} <-> {_named_span(b)}"
+                    yield Proposal(apply_edits(doc, whole), detail, first.i)
 
 
 # ---------------------------------------------------------------------- the swap
 def noun_phrase(noun: Token) -> Span:
     """The noun with its left modifiers (determiner, numbers, adjectives, compounds)."""
-    start = min([noun.i] + [c.left_edge.i for c in noun.lefts])
+    lefts = list(noun.lefts)
+    # "man holding child" (holding/amod of child): the participle and its agent are not
+    # the child's modifiers.
+    nouns = [t.i for t in noun.doc[: noun.i] if t.pos_ in ("NOUN", "PROPN")]
+    cut = max(
+        (c.i + 1 for c in lefts if c.tag_ == "VBG" and any(n < c.i for n in nouns)), default=0
+    )
+    start = min([noun.i] + [c.left_edge.i for c in lefts if c.i >= cut])
     return noun.doc[start : noun.i + 1]
 
 
-def swap_edits(doc: Doc, first: Token, second: Token) -> list[Edit]:
-    """Edits that exchange the noun phrases of ``first`` and ``second`` and fix agreement."""
-    a, b = noun_phrase(first), noun_phrase(second)
+def full_phrase(noun: Token, other: Token) -> Span:
+    """The noun phrase with the modifiers after the noun that do not hold ``other``.
+
+    "a man in a suit" moves whole ("Military men ... next to a man in a suit" -> "A man in
+    a suit ... next to military men"); a modifier that holds the other noun stays put.
+    """
+    doc = noun.doc
+    start, end = noun_phrase(noun).start, noun.i + 1
+    for child in noun.rights:
+        if child.dep_ not in ("prep", "acl", "relcl") or child.left_edge.i != end:
+            break
+        if child.left_edge.i <= other.i <= child.right_edge.i or not _movable_modifier(noun, child):
+            break
+        end = child.right_edge.i + 1
+    while end > noun.i + 1 and doc[end - 1].pos_ in ("PUNCT", "CCONJ"):
+        end -= 1
+    return doc[start:end]
+
+
+def _movable_modifier(noun: Token, child: Token) -> bool:
+    """Whether a modifier after the noun is one that moves with it.
+
+    Not a bare participle ("woman smiling while ..."), "wearing" on a thing (the parser's
+    "pizza wearing a red jacket"), or "with" a part placed somewhere ("person with arm
+    around boy"; "with pink hair" moves)."""
+    if child.dep_ == "acl" and not any(c.dep_ in ("dobj", "prep") for c in child.children):
+        return False
+    if (
+        child.dep_ in ("acl", "relcl")
+        and not animate(noun)
+        and any(t.lemma_.lower() in ("wear", "hold", "carry") for t in child.subtree)
+    ):
+        return False
+    if child.dep_ == "prep" and child.lower_ == "with":
+        objects = [c for c in child.children if c.dep_ == "pobj"]
+        for part in objects:
+            placed = any(c.dep_ in ("prep", "advmod", "acl") for c in part.children)
+            bare = not any(c.dep_ in ("det", "amod", "poss", "nummod") for c in part.children)
+            if (part.lower_ in PARTS or part.lemma_.lower() in PARTS) and (placed or bare):
+                return False
+    return True
+
+
+def _whole_movable(noun: Token, other: Token, phrase: Span) -> bool:
+    """Whether ``phrase`` can move whole: the noun is not a modifier inside a third noun's
+    phrase ("the woman on the horse": not the horse), and what stays behind is only the
+    modifier that holds the other noun, a relation ("next to ..."), not "in red" or "with"."""
+    holder = noun.head.head
+    if (
+        noun.dep_ == "pobj"
+        and holder.pos_ in ("NOUN", "PROPN")
+        and holder != other
+        and holder.lower_ not in COMPLEX_PREPOSITION_NOUNS  # "in front of", "on top of"
+    ):
+        return False
+    rest = [c for c in noun.rights if c.i >= phrase.end and c.dep_ in ("prep", "acl", "relcl")]
+    if not rest:
+        return True
+    held = rest[0]
+    if len(rest) > 1 or not held.left_edge.i <= other.i <= held.right_edge.i:
+        return False
+    if any(c.lower_ in COMPLEX_PREPOSITION_NOUNS for c in held.children):
+        return True  # "in front of", "on top of"
+    return held.lower_ not in ("in", "with", "without", "of", "wearing", "on")
+
+
+def swap_edits(doc: Doc, first: Token, second: Token, *, whole: bool = False) -> list[Edit]:
+    """Edits that exchange the noun phrases of ``first`` and ``second`` and fix agreement.
+
+    With ``whole``, each phrase takes the modifiers after its noun along
+    (:func:`full_phrase`); without, only those before it (:func:`noun_phrase`). Returns []
+    when ``whole`` adds nothing to either phrase.
+    """
+    if whole:
+        a, b = full_phrase(first, second), full_phrase(second, first)
+        if a.end == first.i + 1 and b.end == second.i + 1:
+            return []
+        if not (_whole_movable(first, second, a) and _whole_movable(second, first, b)):
+            return []
+    else:
+        if container_of(first) or container_of(second):
+            return []  # "a bottle of beer" moves whole, never as "a bottle"
+        if animate(first) != animate(second) and (_dressed(first) or _dressed(second)):
+            return []  # "woman in black shirt ... computer": the shirt would stay behind
+        a, b = noun_phrase(first), noun_phrase(second)
     if a.end > b.start and b.end > a.start:
         return []  # overlapping phrases: the parse is not one we can trust
+    left = [t for t in a if t.i <= first.i] + [t for t in b if t.i <= second.i]
     if any(
-        (t.pos_ in ("VERB", "AUX") and t.dep_ != "amod") or t.pos_ in ("ADP", "PUNCT")
-        for t in (*a, *b)
+        (t.pos_ in ("VERB", "AUX") and not _participle_adjective(t))
+        or t.pos_ in ("ADP", "PUNCT", "PART")
+        for t in left
     ):
         return []
-    if possessive_blocks((*a, *b), first, second):
+    if possessive_blocks(left, first, second):
         return []  # "the woman hugging her dog": "her" would change whom it means
-    pronouns = pronoun_edits(doc, first, second, {*range(a.start, a.end), *range(b.start, b.end)})
+    if whole and (_foreign_possessive(a, first, second) or _foreign_possessive(b, second, first)):
+        return []
+    if moves_before_antecedent(a, b.start) or moves_before_antecedent(b, a.start):
+        return []
+    moved = {*range(a.start, a.end), *range(b.start, b.end)}
+    pronouns = pronoun_edits(doc, first, second, moved)
     if pronouns is None:
         return []
     text_a, text_b = _swapped_texts(a, b)
     edits = [
-        Edit(a.start, a.end, _existential(first, text_a)),
-        Edit(b.start, b.end, _existential(second, text_b)),
+        Edit(a.start, a.end, _existential(first, text_a, second)),
+        Edit(b.start, b.end, _existential(second, text_b, first)),
     ]
     for slot, incoming in ((first, second), (second, first)):
         if is_plural(incoming) != is_plural(slot):
-            edits.extend(agreement_edits(slot, plural=is_plural(incoming)))
+            agreeing = agreement_edits(slot, plural=is_plural(incoming))
+            edits.extend(e for e in agreeing if e.start not in moved)
     edits.extend(e for e in pronouns if not any(o.start <= e.start < o.end for o in edits))
     return edits
 
 
-def _existential(slot: Token, text: str) -> str:
-    """ "There is the laptop" -> "There is a laptop": a definite phrase entering "there is"."""
+def _participle_adjective(token: Token) -> bool:
+    """ "a sleeping dog", "a parked car": a participle used as an adjective."""
+    return token.dep_ == "amod" or (token.dep_ == "compound" and not list(token.children))
+
+
+def _dressed(noun: Token) -> bool:
+    """ "woman in black shirt", "man wearing a hat": a person's modifier after the noun."""
+    return animate(noun) and any(
+        c.dep_ in ("prep", "acl") and c.lower_ in ("in", "with", "without", "wearing")
+        for c in noun.rights
+    )
+
+
+def _foreign_possessive(phrase: Span, noun: Token, other: Token) -> bool:
+    """A possessive after the noun that may mean the other noun ("a man with her dog")."""
+    for token in phrase:
+        if (
+            token.i > noun.i
+            and token.dep_ == "poss"
+            and token.pos_ == "PRON"
+            and possessive_blocks([token], other, other)
+            and not possessive_blocks([token], noun, noun)
+        ):
+            return True
+    return False
+
+
+def _existential(slot: Token, text: str, incoming: Token) -> str:
+    """ "There is the laptop" -> "There is a laptop": a definite phrase entering "there is"
+    (a plural one loses its article: "There are the cups" -> "There are cups")."""
     if slot.dep_ != "attr" or not any(c.dep_ == "expl" for c in slot.head.children):
         return text
     first, _, rest = text.partition(" ")
     if first.lower() != "the" or not rest:
         return text
-    if rest.split()[-1].lower() in lx.PERSON_NOUNS or rest.endswith("s"):
+    if is_plural(incoming) or incoming.lemma_.lower() in lx.MASS_NOUNS:
         return rest
     return f"{same_case(indefinite_article(rest), first)} {rest}"
+
+
+def _named_span(span: Span) -> str:
+    words = [t.lower_ for t in span]
+    return " ".join(words[1:] if words[0] in ARTICLES and len(words) > 1 else words)
 
 
 def _named(noun: Token) -> str:
