@@ -25,11 +25,16 @@ parsed Docs. Per rewriter:
 - ``coverage_by_detail``: per detail kind (the part before ":", e.g. the attribute rewriter's
   ``pattern``), the share of texts with an output of that kind;
 - ``texts_per_s``: texts over (parse CPU seconds + hook CPU seconds), one process;
-- ``sample``: 20 outputs drawn with a fixed seed, for reading.
+- ``sample``: 20 outputs drawn with a fixed seed, for reading;
+- ``plausibility`` (with ``--plausibility cooccurrence|lm``, for the rewriters named by
+  ``--plausibility-rewriters``): the share of outputs the plausibility filter of mining
+  (:class:`refaug.plausibility.PlausibilityFilter`, fitted on the data's own expressions as
+  a run fits it on its human expressions) drops, by check and by detail kind, with examples.
 
 Usage:
     python benchmarks/rewrite_coverage.py
     python benchmarks/rewrite_coverage.py --data ../shared/data/refcoco_real_dev.jsonl --label after
+    python benchmarks/rewrite_coverage.py --plausibility lm --plausibility-rewriters role_reversal
 
 Results go to ``benchmarks/results/rewrite_coverage.json`` under ``runs[--label]`` (other
 labels in the file are kept, so "before" and "after" sit side by side).
@@ -175,6 +180,47 @@ def is_swap(kind: str, detail: str) -> bool:
     return kind == "role_reversal" and not detail.startswith("attribute")
 
 
+def plausibility_report(pairs, plausibility, described: dict) -> dict[str, Any]:
+    """What the plausibility filter drops of ``(source, candidate)`` pairs (module docstring)."""
+    import numpy as np
+
+    from refaug.contrast import describe_texts
+
+    texts, sources = [c.text for _, c in pairs], [s for s, _ in pairs]
+    source_scores = np.full(len(texts), np.nan, np.float32)
+    sent = np.nonzero(plausibility.needs_model(texts))[0]
+    if len(sent):
+        source_scores[sent] = plausibility.scores([sources[i] for i in sent])
+    verdict = plausibility.judge(
+        texts,
+        source_scores,
+        descriptions=describe_texts(texts),
+        source_descriptions=[described[s] for s in sources],
+    )
+    kinds = [c.detail.split(":")[0] for _, c in pairs]
+    by_kind = {
+        kind: f"{sum(d for d, k in zip(verdict.drop, kinds, strict=True) if k == kind)}/{n}"
+        for kind, n in Counter(kinds).most_common()
+    }
+    dropped = [
+        f"{s}  ->  {c.text}   [{c.detail}] ({verdict.reason[i]}, {verdict.plausibility[i]:.2f})"
+        for i, (s, c) in enumerate(pairs)
+        if verdict.drop[i]
+    ]
+    n = max(len(pairs), 1)
+    return {
+        "mode": plausibility.mode,
+        "margin": plausibility.margin,
+        "outputs": len(pairs),
+        "sent_to_language_model": len(sent),
+        "dropped": float(verdict.drop.sum()) / n,
+        "dropped_lm": float((verdict.reason == "lm").sum()) / n,
+        "dropped_cooccurrence": float((verdict.reason == "cooccurrence").sum()) / n,
+        "dropped_by_detail": by_kind,
+        "dropped_examples": random.Random(0).sample(dropped, min(20, len(dropped))),
+    }
+
+
 def measure_rewriter(  # noqa: PLR0913
     name: str,
     rewriter,
@@ -183,6 +229,7 @@ def measure_rewriter(  # noqa: PLR0913
     two_objects: list[bool],
     two_scene: list[bool],
     two_countable: list[bool],
+    judge=None,
 ) -> dict:
     start = time.process_time()
     outputs = rewriter.rewrite_docs(docs)
@@ -231,10 +278,13 @@ def measure_rewriter(  # noqa: PLR0913
         "two_scene_object_missed_examples": random.Random(1).sample(
             scene_missed, min(20, len(scene_missed))
         ),
+        **({"plausibility": judge(pairs)} if judge is not None else {}),
     }
 
 
-def measure(texts: list[str]) -> dict[str, Any]:
+def measure(
+    texts: list[str], *, plausibility: str = "off", judged: tuple[str, ...] = ()
+) -> dict[str, Any]:
     rewriters = {name: build_rewriter(name) for name in REWRITER_NAMES}
     first = next(iter(rewriters.values()))
     list(first.parse(texts[:200]))  # warm-up (model load)
@@ -246,10 +296,25 @@ def measure(texts: list[str]) -> dict[str, Any]:
     two_objects = [names_two_objects(doc, NOT_ENTITIES) for doc in docs]
     two_scene = [names_two_scene_objects(doc, NOT_ENTITIES) for doc in docs]
     two_countable = [names_two_countable_objects(doc, NOT_ENTITIES) for doc in docs]
+    judge = None
+    if plausibility != "off":
+        from refaug.contrast import describe_texts
+        from refaug.plausibility import PlausibilityFilter
+
+        human = describe_texts(texts)
+        filter_ = PlausibilityFilter(mode=plausibility).fit_counts(human, texts)
+        described = dict(zip(texts, human, strict=True))
+
+        def judge(pairs):
+            return plausibility_report(pairs, filter_, described)
+
     results = {
-        name: measure_rewriter(name, rw, docs, parse_cpu, two_objects, two_scene, two_countable)
+        name: measure_rewriter(
+            name, rw, docs, parse_cpu, two_objects, two_scene, two_countable,
+            judge if name in judged else None,
+        )
         for name, rw in rewriters.items()
-    }
+    }  # fmt: skip
     return {"parse_cpu_s": parse_cpu, "parse_texts_per_s": len(docs) / parse_cpu,
             "rewriters": results}  # fmt: skip
 
@@ -259,6 +324,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"default {DEFAULT_DATA}")
     parser.add_argument("--out", type=Path, default=RESULTS / "rewrite_coverage.json")
     parser.add_argument("--label", default="current", help="the key of this run in the file")
+    parser.add_argument(
+        "--plausibility",
+        choices=("off", "cooccurrence", "lm"),
+        default="off",
+        help="judge outputs with the plausibility filter (lm: SmolLM2 on CPU, minutes)",
+    )
+    parser.add_argument(
+        "--plausibility-rewriters",
+        default="role_reversal",
+        help="comma-separated rewriters whose outputs are judged (default role_reversal)",
+    )
     arguments = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(arguments)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -270,7 +346,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "data": args.data.name,
         "distinct_texts": len(texts),
         "spacy": spacy.__version__,
-        **measure(texts),
+        **measure(
+            texts,
+            plausibility=args.plausibility,
+            judged=tuple(args.plausibility_rewriters.split(",")),
+        ),
     }
     runs = json.loads(args.out.read_text())["runs"] if args.out.exists() else {}
     runs[args.label] = report
@@ -286,6 +366,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{r['mean_token_edit_distance']:.2f}  intended {r['intended_only']:.3f}  "
             f"{r['texts_per_s']:.0f} texts/s (hook {r['hook_texts_per_s']:.0f}/s)"
         )
+        if "plausibility" in r:
+            p = r["plausibility"]
+            print(
+                f"{'':15s} plausibility ({p['mode']}) drops {p['dropped']:.3f} of "
+                f"{p['outputs']} outputs (lm {p['dropped_lm']:.3f}, co-occurrence "
+                f"{p['dropped_cooccurrence']:.3f})"
+            )
         for line in r["sample"]:
             print("    " + line)
     return report

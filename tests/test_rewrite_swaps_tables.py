@@ -731,6 +731,8 @@ ATTRIBUTES: list[tuple[str, set[str]]] = [
     ("a red car", set()),
     ("the black and white cat", set()),
     ("a small dog", set()),
+    ("a black cat on a red and black blanket", set()),  # not "black and black blanket"
+    ("a white dog next to a brown and white cat", set()),
 ]
 
 TABLES = {

@@ -61,6 +61,7 @@ from refaug.rewrite.swap_pairs import (
     pronoun_edits,
     relation_of,
     swappable,
+    telegraphic_agent,
 )
 
 RELATIONS: tuple[str, ...] = ("verb", "clauses", "preposition", "objects", "attribute")
@@ -135,9 +136,9 @@ def noun_phrase(noun: Token) -> Span:
     lefts = list(noun.lefts)
     # "man holding child" (holding/amod of child): the participle and its agent are not
     # the child's modifiers.
-    nouns = [t.i for t in noun.doc[: noun.i] if t.pos_ in ("NOUN", "PROPN")]
+    doc = noun.doc
     cut = max(
-        (c.i + 1 for c in lefts if c.tag_ == "VBG" and any(n < c.i for n in nouns)), default=0
+        (c.i + 1 for c in lefts if c.i > 0 and telegraphic_agent(doc[c.i - 1]) == c), default=0
     )
     start = min([noun.i] + [c.left_edge.i for c in lefts if c.i >= cut])
     return noun.doc[start : noun.i + 1]
@@ -360,8 +361,8 @@ def _attribute_swaps(doc: Doc) -> Iterator[Proposal]:
                 continue
             if kind == "color" and lx.color_family(one.lower_) == lx.color_family(two.lower_):
                 continue
-            if one.lower_ == two.lower_:
-                continue
+            if one.lower_ == two.lower_ or _said_of(two.lower_, one) or _said_of(one.lower_, two):
+                continue  # "red and black luggage" would become "black and black luggage"
             edits = [
                 Edit(one.i, one.i + 1, same_case(two.lower_, one.text)),
                 Edit(two.i, two.i + 1, same_case(one.lower_, two.text)),
@@ -369,6 +370,12 @@ def _attribute_swaps(doc: Doc) -> Iterator[Proposal]:
             edits.extend(_article_fixes(doc, ((one, two.lower_), (two, one.lower_))))
             detail = f"attribute: {one.lower_} <-> {two.lower_}"
             yield Proposal(apply_edits(doc, edits), detail, one.i)
+
+
+def _said_of(word: str, modifier: Token) -> bool:
+    """Whether ``word`` already modifies the noun ``modifier`` belongs to ("red and black")."""
+    noun = modifier.head
+    return any(t.lower_ == word for t in noun.subtree if t.i < noun.i and t != modifier)
 
 
 def _article_fixes(doc: Doc, changes: Sequence[tuple[Token, str]]) -> list[Edit]:

@@ -84,7 +84,7 @@ PARTS = frozenset(
 )  # fmt: skip
 # Compound or adjective modifiers that make an animal word a thing ("teddy bear").
 TOY_WORDS = frozenset(
-    {"teddy", "toy", "stuffed", "plush", "statue", "fake", "cartoon", "painted", "figurine",
+    {"teddy", "toy", "stuffed", "plush", "statue", "fake", "cartoon", "painted", "figurine", "hot",
      "ceramic", "plastic", "wooden", "inflatable", "paper", "sticker", "picture", "drawing"}
 )  # fmt: skip
 # Prepositions that only place two things side by side: what a person wears or carries may
@@ -149,7 +149,11 @@ def telegraphic_agent(token: Token) -> Token | None:
     if token.dep_ not in ("npadvmod", "nmod") or token.i + 1 >= len(doc):
         return None
     following = doc[token.i + 1]
-    return following if following.tag_ == "VBG" and following.pos_ == "VERB" else None
+    if following.tag_ != "VBG" or following.pos_ != "VERB":
+        return None
+    if any(t.head != token for t in doc[: token.i]):
+        return None  # "a clear plastic container holding carrots": "a" is not the container's
+    return following
 
 
 def _presented(token: Token) -> bool:
@@ -216,6 +220,8 @@ def swappable(first: Token, second: Token, *, same_animacy: bool = True) -> bool
         return False  # "the dirt stands in a brown elephant"
     if _place(first) != _place(second):
         return False  # "a zoo next to zebra in a giraffe"
+    if _place(first) and (first.dep_ != "pobj" or second.dep_ != "pobj"):
+        return False  # "eating field in a grass"; "in the kitchen near the hall" swaps
     return not any(_worn_clash(one, two) for one, two in ((first, second), (second, first)))
 
 
@@ -469,10 +475,10 @@ def _antecedent(doc: Doc, pronoun: Token, key: tuple[str, bool]) -> Token | None
 
 
 def moves_before_antecedent(phrase, target: int) -> bool:
-    """Whether a possessive pronoun in ``phrase`` would come before the noun it means
-    ("two men behind a woman with her dog" -> "her dog behind a woman with two men")."""
+    """Whether a pronoun in ``phrase`` would come before the noun it means ("two men behind a
+    woman with her dog" -> "her dog behind a woman with two men")."""
     for token in phrase:
-        if token.dep_ == "poss" and token.lower_ in _PRONOUN_FEATURES:
+        if token.pos_ == "PRON" and token.lower_ in _PRONOUN_FEATURES:
             antecedent = _antecedent(token.doc, token, _PRONOUN_FEATURES[token.lower_][0])
             inside = antecedent is not None and phrase[0].i <= antecedent.i < token.i
             if antecedent is not None and not inside and target <= antecedent.i:
