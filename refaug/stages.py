@@ -201,7 +201,8 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     embedder = build_embedder(config, context)
     adversarial = build_adversarial(config)
     # the adversarial filter drops up to max_share of a kind: mine a pool that large, keep the first N after it
-    pool = config.num_negatives if adversarial is None else int(np.ceil(config.num_negatives * POOL_FACTOR))
+    pool = config.num_negatives if adversarial is None else pool_size(config.num_negatives,
+                                                                      config.adversarial_max_share)
     parts, report, blind_reports = [], None, {}
     for split in sorted(set(ds["split"])):
         part = ds.filter(lambda s, split=split: s == split, input_columns="split")
@@ -249,11 +250,11 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     return out
 
 
-POOL_FACTOR = 2.0
-"""How many more negatives mining finds per referent when the adversarial filter is on; the first
-``num_negatives`` left after it are kept. On the dev file the filter drops 32-67% of each generated
-kind (README "Blind model"), and generated kinds are part of a referent's pool, so twice the pool
-leaves most referents their ``num_negatives`` (the mine stats' ``short`` counts the others)."""
+def pool_size(num_negatives: int, max_share: float) -> int:
+    """How many negatives mining finds per referent when the adversarial filter is on: enough that
+    the first ``num_negatives`` survive even where it drops ``max_share`` of every one (at most 4x);
+    the first ``num_negatives`` left after it are kept (the mine stats' ``short`` counts the others)."""
+    return int(np.ceil(num_negatives / max(1.0 - max_share, 0.25)))
 
 
 def build_adversarial(config: RunConfig):

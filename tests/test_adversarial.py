@@ -168,7 +168,8 @@ def test_adversarial_filter_dataset_drops_rows_negatives_and_stamps_scores(embed
     out, report = adversarial_filter_dataset(ds, embedder=embedder,
                                              adversarial=AdversarialFilter(target_auc=0.6, max_share=0.5, seed=0))
     assert report["attribute"]["dropped"] > 0
-    dropped = set(report["attribute"]["dropped_examples"])
+    dropped = {text for text, score in report["attribute"]["dropped_examples"]}
+    assert all(score > 0.5 for _, score in report["attribute"]["dropped_examples"])  # each with its score
     for row in out:
         assert not {n["text"] for n in row["hard_negatives"]} & dropped
         assert row["num_verified"] == len(row["hard_negatives"])

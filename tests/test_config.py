@@ -159,7 +159,11 @@ def test_defaults_and_choices_are_the_registries():
 
 
 def test_adversarial_defaults_agree_with_the_filter_and_are_checked():
-    from refaug.plausibility.adversarial import DEFAULT_MAX_SHARE, DEFAULT_MODELS, DEFAULT_TARGET_AUC
+    from refaug.plausibility.adversarial import (
+        DEFAULT_MAX_SHARE,
+        DEFAULT_MODELS,
+        DEFAULT_TARGET_AUC,
+    )
 
     config = RunConfig()
     assert (config.adversarial_auc, config.adversarial_max_share, config.adversarial_models) == (

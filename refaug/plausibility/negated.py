@@ -25,9 +25,12 @@ Example:
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Sequence
 
 from refaug.rewrite.base import normalize, text_rng
+
+logger = logging.getLogger(__name__)
 
 NEGATED_NEGATIVE = "negated_negative"
 """The ``kind`` of a derived positive made by negating a verified negative."""
@@ -50,17 +53,24 @@ def negated_negatives(edits: Sequence[tuple[str, str, str]], *, seed: int = 0,
 
     rewriter = NegationRewriter(seed=seed)
     wanted = [i for i, (source, _, detail) in enumerate(edits) if _usable(source, detail)]
-    docs = rewriter.parse(list(dict.fromkeys(t for i in wanted for t in edits[i][:2])))
-    parsed = {doc.text: doc for doc in docs}
+    parsed = {doc.text: doc for doc in rewriter.parse(list(dict.fromkeys(edits[i][1] for i in wanted)))}
+    sources = list(dict.fromkeys(edits[i][0] for i in wanted))  # tokens only: the diff needs no parse
+    tokens = {text: [t.lower_ for t in doc] for text, doc in zip(sources, rewriter.nlp.tokenizer.pipe(sources),
+                                                                 strict=True)}
     out: list[list[tuple[str, str]]] = [[] for _ in edits]
     for i in wanted:
         source, edit, detail = edits[i]
-        changed = _changed_tokens(parsed[source], parsed[edit])
+        changed = _changed_tokens(tokens[source], parsed[edit])
         if not changed:
             continue
         doc = parsed[edit]
         seen = {normalize(source), normalize(edit)}
-        for proposal in rewriter.propose(doc, text_rng(edit, seed)):
+        try:
+            proposals = list(rewriter.propose(doc, text_rng(edit, seed)))
+        except Exception as exc:  # a text the negation hook did not foresee: no positive from it
+            logger.debug("negated_negatives: the negation rewriter raised on %r (%s)", edit, exc)
+            continue
+        for proposal in proposals:
             key = normalize(proposal.text)
             if key in seen or not proposal.detail.startswith(_ADDING) or not _in_scope(doc, proposal, changed):
                 continue
@@ -76,9 +86,10 @@ def _usable(source: str, detail: str) -> bool:
     return not (words & _NEGATION_WORDS) and detail.split(":", 1)[0].strip() not in _UNUSED_EDITS
 
 
-def _changed_tokens(source, edit) -> set[int]:
-    """The token indices of ``edit`` that differ from ``source`` (none that is the head noun)."""
-    a, b = [t.lower_ for t in source], [t.lower_ for t in edit]
+def _changed_tokens(source: list[str], edit) -> set[int]:
+    """The token indices of ``edit`` (a Doc) that differ from ``source`` (its lower-cased tokens);
+    empty when one is the head noun."""
+    a, b = source, [t.lower_ for t in edit]
     changed = {j for op, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
                if op != "equal" for j in range(j1, j2)}
     if any(edit[j].dep_ == "ROOT" and edit[j].pos_ in ("NOUN", "PROPN") for j in changed):
@@ -90,6 +101,8 @@ def _in_scope(doc, proposal, changed: set[int]) -> bool:
     """Whether the negation covers every edited token: the negated token's subtree, or for a
     verbless fragment ("the zebra that is not on the right") the word it names."""
     if proposal.site >= len(doc):
+        if ":" not in proposal.detail:
+            return False
         named = set(proposal.detail.split(":", 1)[1].split())
         return {doc[j].lower_ for j in changed} == named  # "not big black" of a size edit reads as neither
     head = doc[proposal.site]

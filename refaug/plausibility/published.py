@@ -34,8 +34,10 @@ from refaug.rewrite.base import normalize
 logger = logging.getLogger(__name__)
 
 EDIT_VERIFICATION = "edit"  # the proof that a rewrite of the referent's own expression is false of it
-MAX_EDITS = 3  # verified edits negated per referent at most (the first in rank order): spaCy parses each
-MAX_DERIVED = 3  # derived positives per referent at most
+# verified edits negated per referent at most (the first in rank order): spaCy parses each, about
+# 2,000 a second on one core, so a RefCOCO-sized run (50k referents) spends about 50 s here
+MAX_EDITS = 2
+MAX_DERIVED = 2  # derived positives per referent at most
 
 
 def derived_positives(rows: list[dict[str, Any]], *, seed: int = 0) -> list[list[dict[str, str]]]:
@@ -81,16 +83,23 @@ def add_negated_positives(ds: Dataset, *, seed: int = 0) -> tuple[Dataset, dict[
 
 
 def _edit_rows(ds: Dataset) -> list[dict[str, Any]]:
-    """Per row its expressions and its verified attribute/state edits (the rest of the negatives
-    only by text, to keep derived positives apart from them), read column-wise."""
+    """Per row its expressions and, of its negatives, the verified attribute/state edits and the
+    texts with a negation word (the only ones a negated edit could repeat), read column-wise."""
     table = (ds.flatten_indices() if ds._indices is not None else ds).data
     expressions = table.column("expressions").to_pylist()
     negatives = table.column("hard_negatives").combine_chunks()
     flat = pc.list_flatten(negatives)
     parent = np.asarray(pc.list_parent_indices(negatives))
-    columns = {name: flat.field(name).to_pylist() for name in ("text", "kind", "detail", "origin", "verified_by")}
     rows = [{"expressions": e, "hard_negatives": []} for e in expressions]
-    for j, r in enumerate(parent.tolist()):
+    if not len(flat):
+        return rows
+    edit = pc.and_(pc.is_in(flat.field("kind"), pa.array(list(EDIT_KINDS))),
+                   pc.equal(flat.field("verified_by"), EDIT_VERIFICATION))
+    negated = pc.match_substring_regex(flat.field("text"), r"(?i)\b(not|without|no|n't)\b")
+    wanted = np.nonzero(np.asarray(pc.fill_null(pc.or_(edit, negated), False)))[0]
+    part = flat.take(pa.array(wanted))
+    columns = {name: part.field(name).to_pylist() for name in ("text", "kind", "detail", "origin", "verified_by")}
+    for j, r in enumerate(parent[wanted].tolist()):
         rows[r]["hard_negatives"].append({name: values[j] for name, values in columns.items()})
     return rows
 
@@ -181,7 +190,8 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
                            {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})
     report = result.to_dict()
     for kind, part in report.items():
-        part["dropped_examples"] = pair_text[(pair_kind == kind) & ~result.keep][:10].tolist()
+        gone = np.nonzero((pair_kind == kind) & ~result.keep)[0][:10]
+        part["dropped_examples"] = [[pair_text[i], round(float(result.predictability[i]), 3)] for i in gone]
     return out, report
 
 
@@ -225,9 +235,15 @@ def _kept_negatives(flat: pa.StructArray, row_of: np.ndarray, keep: np.ndarray, 
     values = score[index]
     reasons = [f"{r}; {PREDICTABILITY_NOTE} {v:.2f}" if r and np.isfinite(v) else
                (f"{PREDICTABILITY_NOTE} {v:.2f}" if np.isfinite(v) else r) for r, v in zip(reasons, values, strict=True)]
-    names = [f.name for f in flat.type]
-    children = [pa.array(reasons, pa.string()) if n == "reason" else kept.field(n) for n in names]
-    struct = pa.StructArray.from_arrays(children, names=names)
+    present = {f.name for f in flat.type}
+    children = []
+    for name, feature in HARD_NEGATIVE_FEATURE.items():  # the declared fields, in order (nulls where absent)
+        kind = _arrow_type(feature)()
+        if name == "reason":
+            children.append(pa.array(reasons, pa.string()))
+        else:
+            children.append(kept.field(name).cast(kind) if name in present else pa.nulls(len(kept), kind))
+    struct = pa.StructArray.from_arrays(children, names=list(HARD_NEGATIVE_FEATURE))
     counts = np.bincount(row_of[index], minlength=rows)
     offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
     verified = np.bincount(row_of[index][np.asarray(kept.field("verified_by").to_pylist(), dtype=object) != "none"],
