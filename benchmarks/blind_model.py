@@ -32,7 +32,7 @@ import logging
 import os
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,10 @@ def rewrite_objects(objects: list[dict[str, Any]], *, per_kind: int, seed: int) 
     out = rewrite({"expressions": [o["expressions"] for o in objects]})
     real = {normalize(t) for o in objects for t in o["expressions"]}
     by_kind: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for obj, cands in zip(objects, out["distractors"], strict=True):
+    for o, (obj, cands) in enumerate(zip(objects, out["distractors"], strict=True)):
         for c in cands:
             if normalize(c["text"]) not in real:
-                by_kind[c["kind"]].setdefault(c["text"], {**c, "group": obj["group"]})
+                by_kind[c["kind"]].setdefault(c["text"], {**c, "group": obj["group"], "object": o})
     rng = np.random.default_rng(seed)
     negatives = []
     for kind in sorted(by_kind):
@@ -142,7 +142,7 @@ def negated_positives(objects: list[dict[str, Any]], negatives: list[dict[str, A
     state rewrite of an object's expression, negated where edited (true of the object when the
     edit is false of it: the rewriter's claim, which mining verifies as ``edit``)."""
     by_text = {t: o["group"] for o in objects for t in o["expressions"]}
-    edits = [n for n in negatives if n["kind"] in EDIT_KINDS and n["origin"] in by_text]
+    edits = [n for n in negatives if n["kind"] in EDIT_KINDS and n["origin"] in by_text and "object" in n]
     found = negated_negatives([(n["origin"], n["text"], n["detail"]) for n in edits], seed=seed)
     real = {normalize(t) for t in by_text} | {normalize(n["text"]) for n in negatives}
     out = {}
@@ -150,7 +150,7 @@ def negated_positives(objects: list[dict[str, Any]], negatives: list[dict[str, A
         for text, detail in items:
             if normalize(text) not in real:
                 out.setdefault(text, {"text": text, "origin": n["text"], "detail": detail,
-                                      "group": by_text[n["origin"]]})
+                                      "group": by_text[n["origin"]], "object": n["object"]})
     return list(out.values())
 
 
@@ -213,6 +213,188 @@ def shipped_rows(negatives: list[dict[str, Any]], keep: np.ndarray, objects: lis
     return out, {"calibration": calibration,"seconds": seconds, "negatives": int(len(idx)), "positives": int(len(pos_texts)),
                  "derived_positives": len(derived),
                  "predictability_quantiles": np.quantile(scores, [0.1, 0.5, 0.9]).tolist() if len(scores) else []}
+
+
+def joint_auc(pos: list[tuple[str, Any]], neg: list[tuple[str, str, Any]], vectors: dict[str, np.ndarray], *,
+              seed: int, max_pos: int = 20_000, max_neg: int = 30_000) -> dict[str, Any]:
+    """What a user's text-only model sees on published data: one logistic regression over the
+    sentence embeddings of all published positives (``(text, group)``: expressions and derived
+    ones) against all published negatives (``(text, kind, group)``, every kind together, in
+    their published proportions), 5-fold out-of-fold grouped by image; per kind, the AUC of the
+    positives' out-of-fold scores against that kind's. At most ``max_pos`` positives and
+    ``max_neg`` negatives (uniform seeded draws, so the kinds keep their proportions)."""
+    rng = np.random.default_rng(seed)
+    pos = [pos[i] for i in np.sort(rng.permutation(len(pos))[:max_pos])]
+    neg = [neg[i] for i in np.sort(rng.permutation(len(neg))[:max_neg])]
+    kinds = np.asarray([k for _, k, _ in neg])
+    _, oof_neg, oof_pos = _oof(np.vstack([vectors[t] for t, _ in pos]), [str(g) for _, g in pos],
+                               np.vstack([vectors[t] for t, _, _ in neg]), [str(g) for _, _, g in neg], seed=seed)
+    out: dict[str, Any] = {"positives": len(pos), "negatives": len(neg), "kinds": {}}
+    for kind in sorted(set(kinds.tolist())):
+        out["kinds"][kind] = {"negatives": int((kinds == kind).sum()), "auc": auc(oof_pos, oof_neg[kinds == kind])}
+    out["auc_all"] = auc(oof_pos, oof_neg)
+    return out
+
+
+def _oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: list[str], *,
+         seed: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Like :func:`embedding_oof`, also returning the positives' out-of-fold decision values."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray(pos_groups + neg_groups)
+    x = np.vstack([pos, neg])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    oof = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(x, y, groups):
+        model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(x[train], y[train])
+        oof[test] = model.decision_function(x[test])
+    return auc(oof[y == 1], oof[y == 0]), oof[y == 0], oof[y == 1]
+
+
+def dev_published(negatives: list[dict[str, Any]], keep: np.ndarray, objects: list[dict[str, Any]],
+                  derived: list[dict[str, Any]], vectors: dict[str, np.ndarray], *, seed: int) -> dict[str, Any]:
+    """The dev file as a run would publish it: per object its rewrites that both filters kept,
+    with the lexical balance (``refaug.plausibility.published.balance_mask``) per object or
+    over the file, or off; :func:`joint_auc` of each, and the counts per kind."""
+    from datasets import Dataset
+
+    from refaug.plausibility.published import adversarial_filter_dataset, match_form_rates
+
+    filt = AdversarialFilter(seed=seed)
+    pos_texts = [t for o in objects for t in o["expressions"]] + [d["text"] for d in derived]
+    pos_groups = [o["group"] for o in objects for _ in o["expressions"]] + [d["group"] for d in derived]
+    forms = [positive_form(t) for o in objects for t in o["expressions"]] + ["negation"] * len(derived)
+    idx = np.nonzero(keep)[0]
+    result = filt.filter(np.vstack([vectors[t] for t in pos_texts]),
+                         np.vstack([vectors[negatives[i]["text"]] for i in idx]), [negatives[i]["kind"] for i in idx],
+                         positive_forms=forms, positive_groups=pos_groups,
+                         negative_groups=[negatives[i]["group"] for i in idx])
+    kept = idx[result.keep]
+    rows = [{"expressions": o["expressions"], "hard_negatives": [],
+             "views": {"appearance": None, "action": None, "spatial": None, "alternative": None,
+                       "source": {"backend": "dev", "model": None, "template": None, "template_version": None,
+                                  "template_hash": None}, "derived": []}} for o in objects]
+    for i in kept:
+        n = negatives[i]
+        rows[n["object"]]["hard_negatives"].append({"text": n["text"], "kind": n["kind"], "detail": n["detail"],
+                                                    "origin": n["origin"], "verified_by": "edit", "reason": ""})
+    for d in derived:
+        rows[d["object"]]["views"]["derived"].append({"text": d["text"], "kind": "negated_negative",
+                                                     "detail": d["detail"], "origin": d["origin"]})
+    ds = Dataset.from_list(rows)
+    out: dict[str, Any] = {}
+    for mode in ("off", "referent", "split", "rate"):  # the mine stage's own code on the dev rows
+        report: dict[str, Any] = {}
+        mined, _ = adversarial_filter_dataset(ds, embedder=None, adversarial=None, balance=mode, balance_report=report)
+        if mode == "rate":
+            mined, report["rates"] = match_form_rates(mined)
+        pos, neg = [], []
+        for o, row in zip(objects, mined, strict=True):
+            pos += [(t, o["group"]) for t in dict.fromkeys([*row["expressions"],
+                                                             *(x["text"] for x in row["views"]["derived"])])]
+            neg += [(n["text"], n["kind"], o["group"]) for n in row["hard_negatives"]]
+        out[mode] = joint_auc(pos, neg, vectors, seed=seed + 2)
+        out[mode]["derived_positives"] = sum(len(row["views"]["derived"]) for row in mined)
+        out[mode]["balance"] = report
+        logging.info("dev published, balance %s: %s", mode, out[mode])
+    return out
+
+
+BALANCE_MODES_MEASURED = ("off", "referent", "split", "rate")
+
+
+def run_balance_benchmark(run: Path, *, seed: int, work: Path) -> dict[str, Any]:
+    """A finished run's pool mined again from its classify stage (``run/stages/4-classify``,
+    its ``config.yaml``, plausibility ``cooccurrence``, no no-target expressions), then the
+    mine stage's blind-model defences with each ``form_balance``: per mode the published
+    counts per kind, the balance report and :func:`joint_auc` of the published rows (texts
+    from a copy of the run's embedding cache). ``work``: where the cache copy and the published
+    rows (JSON) are written; the run folder is only read."""
+    import dataclasses
+
+    import yaml
+    from datasets import load_from_disk
+
+    from refaug import stages
+    from refaug.clusters import ClusterClassifier
+    from refaug.config import RunConfig
+    from refaug.mining import mine_hard_negatives
+    from refaug.run_context import RunContext
+
+    work.mkdir(parents=True, exist_ok=True)
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    given = {k: v for k, v in yaml.safe_load((run / "config.yaml").read_text()).items() if k in names}
+    import shutil
+
+    config = RunConfig(**{**given, "out": str(work), "plausibility": "cooccurrence", "no_target_per_image": 0,
+                          "seed": seed})
+    context = RunContext(out=work, show_progress=False)
+    if not (work / "cache" / "embeddings").exists() and (run / "cache" / "embeddings").exists():
+        shutil.copytree(run / "cache" / "embeddings", work / "cache" / "embeddings")  # the run's own is left as it was
+    ds = load_from_disk(str(run / "stages/4-classify/data"))
+    embedder = stages.build_embedder(config, context)
+    adversarial = stages.build_adversarial(config)
+    start = time.perf_counter()
+    pools = []
+    for split in sorted(set(ds["split"])):
+        part = ds.filter(lambda s, split=split: s == split, input_columns="split")
+        pools.append(mine_hard_negatives(
+            part, embedder=embedder, num_negatives=stages.pool_size(config.num_negatives, config.adversarial_max_share),
+            sources=tuple(config.mining_sources), same_class=config.same_class,
+            classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
+            max_similarity=config.max_similarity, relative_margin=config.relative_margin,
+            require_verified=config.require_verified, selection=config.selection,
+            similarity_floor=config.similarity_floor, diversity=config.diversity, seed=config.seed,
+            output_format="nested", show_progress_bar=False, no_target_per_image=0, plausibility=config.plausibility))
+    out: dict[str, Any] = {"run": str(run), "referents": len(ds), "mine_seconds": time.perf_counter() - start}
+    for mode in BALANCE_MODES_MEASURED:
+        chosen = dataclasses.replace(config, form_balance=mode)
+        rows, reports = [], {}
+        for k, pool in enumerate(pools):
+            mined, reports[k] = stages.blind_model_defences(pool, chosen, embedder, adversarial)
+            for r in mined.select_columns(["image_id", "expressions", "views", "hard_negatives"]):
+                rows.append({"image_id": r["image_id"], "expressions": r["expressions"],
+                             "derived": [d["text"] for d in ((r["views"] or {}).get("derived") or ())],
+                             "negatives": [[n["text"], n["kind"]] for n in r["hard_negatives"]]})
+        merged = stages._merge_blind(reports)
+        path = work / f"published-{mode}.json"
+        path.write_text(json.dumps(rows))
+        row = published_benchmark(path, embedder=embedder, seed=seed)
+        row["balance"] = merged.get("balance")
+        row["derived_made"] = (merged.get("negated_positives") or {}).get("positives")
+        row["short"] = sum(len(r["negatives"]) < config.num_negatives for r in rows)
+        out[mode] = row
+        logging.info("run %s, balance %s: %s", run, mode, {k: v["auc"] for k, v in row["kinds"].items()})
+    return out
+
+
+def published_benchmark(path: Path, *, embedder: Embedder, seed: int) -> dict[str, Any]:
+    """:func:`joint_auc` on a run's published rows: a ``save_to_disk`` folder (a run's
+    ``publish/dataset``, or a stage's output) or a JSON list of ``{image_id, expressions,
+    derived, negatives: [[text, kind], ...]}``."""
+    if path.suffix == ".json":
+        rows = json.loads(path.read_text())
+    else:
+        from datasets import Dataset, load_from_disk
+
+        data = load_from_disk(str(path))
+        rows = []
+        for ds in ([data] if isinstance(data, Dataset) else data.values()):
+            for r in ds.select_columns(["image_id", "expressions", "views", "hard_negatives"]):
+                rows.append({"image_id": r["image_id"], "expressions": r["expressions"],
+                             "derived": [d["text"] for d in ((r["views"] or {}).get("derived") or ())],
+                             "negatives": [[n["text"], n["kind"]] for n in r["hard_negatives"]]})
+    pos = list({t: (t, r["image_id"]) for r in rows for t in [*r["expressions"], *r["derived"]]}.values())
+    neg = list({(t, k): (t, k, r["image_id"]) for r in rows for t, k in r["negatives"]}.values())
+    texts = list(dict.fromkeys([t for t, _ in pos] + [t for t, _, _ in neg]))
+    vectors = dict(zip(texts, embedder.encode_distinct(texts), strict=True))
+    out = joint_auc(pos, neg, vectors, seed=seed)
+    out["source"] = str(path)
+    out["rows"] = len(rows)
+    out["published_by_kind"] = dict(sorted(Counter(k for r in rows for _, k in r["negatives"]).items()))
+    out["derived_positives"] = sum(len(r["derived"]) for r in rows)
+    return out
 
 
 def human_null(objects: list[dict[str, Any]], scores: dict[str, float]) -> dict[str, float]:
@@ -318,6 +500,7 @@ def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, see
     extra = [d["text"] for d in derived if d["text"] not in vectors]
     vectors.update(zip(extra, embedder.encode_distinct(extra), strict=True))
     adversarial, adversarial_cost = shipped_rows(negatives, keep, objects, derived, vectors, seed=seed)
+    published = dev_published(negatives, keep, objects, derived, vectors, seed=seed)
     if scale:
         adversarial_cost["scale"] = scale_timing(negatives, objects, vectors, size=scale, positives=145_000,
                                                  seed=seed)
@@ -335,6 +518,7 @@ def real_benchmark(path: Path, *, per_kind: int, margin: float, cache: Path, see
     return {"objects": len(objects), "expressions": len(humans), "negatives": len(negatives),
             "margin": margin, "rewrite_seconds": rewrite_s, "lm_seconds_per_text": lm_cost,
             "human_null": human_null(objects, scores), "kinds": kinds, "adversarial": adversarial,
+            "published": published,
             "adversarial_cost": adversarial_cost, "derived_examples": [(d["origin"], d["text"]) for d in derived[:15]],
             "examples": examples,
             "calibration": calibration(negatives, relative, clash, objects, scores)}
@@ -430,7 +614,8 @@ def markdown(result: dict[str, Any]) -> str:
              "", format_table([[c["margin"], f"{c['dropped_share']:.1%}", f"{c['lm_auc_raw_after']:.3f}"]
                                for c in real["calibration"]], ["margin", "dropped", "LM AUC after (raw)"],
                               title="calibration (all kinds)"),
-             "", adversarial_table(real)]
+             "", adversarial_table(real), "", published_table(real, result.get("published_runs", [])),
+             "", run_balance_table(result.get("run_balance"))]
     if "synthetic" in result:
         syn = result["synthetic"]
         rows = [[k, r["negatives_before"], r["negatives_after"], f"{r['embedding_auc_before']:.3f}",
@@ -442,6 +627,48 @@ def markdown(result: dict[str, Any]) -> str:
     if "int8" in result:
         parts += ["", f"int8 (torch dynamic quantisation) against fp32: {result['int8']}"]
     return "\n".join(parts) + "\n"
+
+
+def published_table(real: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """The figure a user's text-only model sees on published data (:func:`joint_auc`), per kind."""
+    dev = real.get("published")
+    parts = []
+    if dev:
+        modes = ("off", "referent", "split", "rate")
+        kinds = sorted(set().union(*(dev[m]["kinds"] for m in modes)))
+        rows = [[k, *(f"{dev[m]['kinds'][k]['auc']:.3f} ({dev[m]['kinds'][k]['negatives']})" if k in dev[m]["kinds"]
+                      else "-" for m in modes)] for k in kinds]
+        rows.append(["all", *(f"{dev[m]['auc_all']:.3f} ({dev[m]['negatives']})" for m in modes)])
+        rows.append(["derived positives", *(dev[m]["derived_positives"] for m in modes)])
+        parts += [format_table(rows, ["kind", "balance off", "per referent", "per split", "rate (default)"],
+                               title=f"published (dev file, the rewrites both filters kept, per object): one blind "
+                                     f"model, all positives (human + derived) against all published negatives, AUC "
+                                     f"per kind (negatives published), per form_balance")]
+    for run in runs:
+        rows = [[k, run["published_by_kind"].get(k, 0), r["negatives"], f"{r['auc']:.3f}"] for k, r in run["kinds"].items()]
+        rows.append(["all", sum(run["published_by_kind"].values()), run["negatives"], f"{run['auc_all']:.3f}"])
+        parts += ["", format_table(rows, ["kind", "published", "sampled", "AUC"],
+                                   title=f"published rows {run['source']}: {run['rows']} referents, "
+                                         f"{run['positives']} positives sampled ({run['derived_positives']} derived "
+                                         f"in all); one blind model, AUC per kind")]
+    return "\n".join(parts)
+
+
+def run_balance_table(run: dict[str, Any] | None) -> str:
+    if not run:
+        return ""
+    modes = [m for m in BALANCE_MODES_MEASURED if m in run]
+    kinds = sorted(set().union(*(run[m]["kinds"] for m in modes)))
+    rows = [[k, *(f"{run[m]['kinds'][k]['auc']:.3f} ({run[m]['published_by_kind'].get(k, 0)})" for m in modes)]
+            for k in kinds]
+    rows.append(["all", *(f"{run[m]['auc_all']:.3f} ({sum(run[m]['published_by_kind'].values())})" for m in modes)])
+    rows.append(["derived positives", *(run[m]["derived_positives"] for m in modes)])
+    rows.append(["short referents", *(run[m]["short"] for m in modes)])
+    return format_table(rows, ["kind", *(f"{m}{' (default)' if m == 'rate' else ''}" for m in modes)],
+                        title=f"published rows of {run['run']} ({run['referents']} referents, pool mined again in "
+                              f"{run['mine_seconds']:.0f} s): one blind model over all published positives "
+                              f"(expressions + derived) and negatives, AUC per kind (published count), per "
+                              f"form_balance")
 
 
 def adversarial_table(real: dict[str, Any]) -> str:
@@ -492,12 +719,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compare int8 with fp32 on N rewrites (0: skip)")
     parser.add_argument("--scale", type=int, default=0, metavar="N",
                         help="also time the adversarial filter on N negatives (dev vectors tiled; 0: skip)")
+    parser.add_argument("--published", type=Path, nargs="*", default=[], metavar="PATH",
+                        help="also measure published rows: a save_to_disk folder (a run's publish/dataset) "
+                             "or a JSON list of {image_id, expressions, derived, negatives}")
+    parser.add_argument("--run", type=Path, default=None, metavar="DIR",
+                        help="also mine a finished run's pool again (its classify stage) and measure its "
+                             "published rows under each form_balance (e.g. the end-to-end benchmark's 1/8 run)")
+    parser.add_argument("--work", type=Path, default=Path("runs/blind_model"),
+                        help="where --run writes the published rows it measures")
+    parser.add_argument("--embedding-cache", type=Path, default=None, metavar="DIR",
+                        help="the embedder's cache (a run's cache/embeddings: --published texts cost nothing)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "blind_model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not args.data.exists():
         parser.error(f"{args.data} not found: pass --data PATH (the dev JSONL file)")
-    embedder, lm = Embedder(), LanguageModel(precision=args.precision)
+    embedder = Embedder(cache_dir=args.embedding_cache) if args.embedding_cache else Embedder()
+    lm = LanguageModel(precision=args.precision)
     cache = args.cache.with_name(f"{args.cache.stem}.{args.precision}{args.cache.suffix}")
     given = sys.argv[1:] if argv is None else argv
     result: dict[str, Any] = {"command": "python benchmarks/blind_model.py " + " ".join(given),
@@ -507,6 +745,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.int8_agreement:
         result["int8"] = int8_agreement(args.data, limit=args.limit, per_kind=args.per_kind,
                                         sample=args.int8_agreement, cache=cache, seed=args.seed, margin=args.margin)
+    if args.run:
+        result["run_balance"] = run_balance_benchmark(args.run, seed=args.seed, work=args.work)
+    if args.published:
+        result["published_runs"] = [published_benchmark(p, embedder=embedder, seed=args.seed) for p in args.published]
     if args.synthetic:
         result["synthetic"] = synthetic_benchmark(args.synthetic, seed=args.seed, embedder=embedder, lm=lm)
     args.out.parent.mkdir(parents=True, exist_ok=True)

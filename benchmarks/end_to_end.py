@@ -407,6 +407,39 @@ def plot(payload: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+# ----------------------------------------------------------------- identical outputs
+
+
+def compare_published(a: Path, b: Path) -> dict[str, Any]:
+    """Whether two runs published the same rows: every column of every split's Parquet file but the
+    image, and the overlap of their (referent, negative text) pairs (``--compare RUN_A RUN_B``: a
+    speed change must leave the published negatives as they were)."""
+    import pyarrow.parquet as pq
+
+    splits, union, shared = {}, 0, 0
+    for fa in sorted((a / "publish" / "data").glob("*.parquet")):
+        fb = b / "publish" / "data" / fa.name
+        if not fb.exists():
+            splits[fa.stem] = {"identical": False, "missing": str(fb)}
+            continue
+        ta, tb = pq.read_table(fa), pq.read_table(fb)
+        if ta.column_names != tb.column_names or ta.num_rows != tb.num_rows:
+            splits[fa.stem] = {"identical": False, "columns": [ta.column_names, tb.column_names],
+                               "rows": [ta.num_rows, tb.num_rows]}
+            continue
+        differing = [c for c in ta.column_names if c != "image" and not ta.column(c).equals(tb.column(c))]
+        entry: dict[str, Any] = {"identical": not differing, "rows": ta.num_rows, "differing_columns": differing}
+        if "hard_negatives" in ta.column_names:
+            ids = ta.column("referent_id").to_pylist()
+            pairs = [{(r, n["text"]) for r, row in zip(ids, t.column("hard_negatives").to_pylist()) for n in row}
+                     for t in (ta, tb)]
+            entry.update(negatives=[len(p) for p in pairs], shared=len(pairs[0] & pairs[1]))
+            union, shared = union + len(pairs[0] | pairs[1]), shared + len(pairs[0] & pairs[1])
+        splits[fa.stem] = entry
+    return {"a": str(a), "b": str(b), "identical": bool(splits) and all(s["identical"] for s in splits.values()),
+            "negative_pairs": union, "shared": shared, "overlap": shared / union if union else 1.0, "splits": splits}
+
+
 # --------------------------------------------------------------------------------- main
 
 
@@ -442,9 +475,15 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS / "end_to_end", help="output stem")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a RunConfig field of the run (repeatable), e.g. --set plausibility=off")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"),
+                        help="compare the published rows of two run folders (all columns but the image, and "
+                             "the overlap of the negatives); prints JSON and exits")
     parser.add_argument("--child", nargs=3, metavar=("INPUT", "RUN", "RESULT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.compare:
+        print(json.dumps(compare_published(*args.compare), indent=2))
+        return
     if args.child:
         args.input, args.run, args.result = args.child
         child(args)

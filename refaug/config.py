@@ -60,6 +60,7 @@ FIELD_CHOICES: dict[str, str] = {
     "mining_sources": "refaug.mining:SOURCES",
     "selection": "refaug.mining:SELECTIONS",
     "plausibility": "refaug.plausibility.filter:PLAUSIBILITY_MODES",
+    "form_balance": "refaug.plausibility.published:BALANCE_MODES",
 }
 """The registry that holds each closed field's valid values (``module:name``), imported only
 when a config is checked or the CLI is built: the cluster and mining registries cost torch."""
@@ -121,6 +122,7 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "adversarial_max_share": FieldHelp("mine", "the most of a kind it drops", "X"),
     "adversarial_models": FieldHelp("mine", "its linear models per round (AFLite's k)", "N"),
     "negated_positives": FieldHelp("mine", "negated verified edits as extra positives"),
+    "form_balance": FieldHelp("mine", "not/state balance: {choices}", "W"),
     "out": FieldHelp("output", "the run folder", "DIR"),
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
     "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
@@ -170,6 +172,12 @@ class RunConfig:
         negated_positives: publish each referent's verified attribute/state edits, negated where
             edited ("man on left" -> "man not on left"), as extra positives in ``views.derived``
             (default True; refaug.plausibility.negated).
+        form_balance: the lexical balance of the published negatives: a referent keeps no more
+            negation negatives than it has positives (expressions and derived ones) with "not",
+            "no" or "without", nor more state negatives than positives with a state word
+            (``referent``, the default), the same counted over each split (``split``), or
+            ``off``; the freed slots go to the next negatives in rank order
+            (refaug.plausibility.published; README "Blind model").
         out: the run folder (default ``runs/refaug``).
         to_refer: also export a refer-toolkit folder to ``<out>/refer`` (default False).
         executor, ray_address: how batch stages run: ``local`` (one process, the default) or
@@ -229,6 +237,7 @@ class RunConfig:
     adversarial_max_share: float = 0.75
     adversarial_models: int = 5
     negated_positives: bool = True
+    form_balance: str = "rate"
     # publish
     out: str = "runs/refaug"
     to_refer: bool = False

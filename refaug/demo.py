@@ -48,9 +48,16 @@ def example_rows(result: RunResult, n: int) -> list[str]:
             "category": row["category"],
             "bbox": [round(v, 1) for v in row["bbox"]],
             "expressions": row["expressions"],
-            "views": {k: v for k, v in (row["views"] or {}).items() if k != "source" and v},
+            "views": _shown_views(row["views"]),
             "hard_negatives": [f"{n['text']}  [{n['kind']}, sim {n['similarity']:.2f}]"
                                for n in row["hard_negatives"][:6]],
         }
         out.append(json.dumps(shown, indent=2))
     return out
+
+
+def _shown_views(views: dict | None) -> dict:
+    """The views' texts; the derived positives (``views.derived``) as their texts only."""
+    shown = {k: v for k, v in (views or {}).items() if k not in ("source", "derived") and v}
+    derived = [d["text"] for d in (views or {}).get("derived") or ()]
+    return {**shown, "derived": derived} if derived else shown

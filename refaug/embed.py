@@ -129,6 +129,36 @@ class EmbeddingCache:
                         found[keys[bytes(key)]] = vector
         return found
 
+    def get_matrix(self, model: str, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
+        """The cached vectors of ``texts`` as one float32 matrix (row i: ``texts[i]``; None when
+        none is cached) and a mask of the rows found. The same vectors as :meth:`get`, written
+        straight into the matrix: no per-text array (at RefCOCO's size those were hundreds of MB)."""
+        rows_of: dict[bytes, list[int]] = {}
+        for i, t in enumerate(texts):
+            rows_of.setdefault(_text_key(t), []).append(i)
+        key_list = list(rows_of)
+        out: np.ndarray | None = None
+        found = np.zeros(len(texts), bool)
+        with self._connect() as db:
+            for start in range(0, len(key_list), _SQL_CHUNK):
+                part = key_list[start : start + _SQL_CHUNK]
+                marks = ",".join("?" * len(part))
+                rows = db.execute(
+                    f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})",
+                    [model, *part],
+                )
+                for key, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if out is None:
+                        out = np.empty((len(texts), vector.shape[0]), np.float32)
+                    elif vector.shape[0] != out.shape[1]:
+                        raise ValueError(f"the embedding cache {self.path} holds vectors of {vector.shape[0]} and "
+                                         f"{out.shape[1]} dimensions under the model {model!r}; delete it")
+                    where = rows_of[bytes(key)]
+                    out[where] = vector
+                    found[where] = True
+        return out, found
+
     def put(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store ``vectors[i]`` as the embedding of ``texts[i]`` under ``model``."""
         rows = [
@@ -290,16 +320,24 @@ class Embedder:
         """Like :meth:`encode` for texts known to be distinct (no dedupe pass)."""
         if not texts:
             return np.zeros((0, self._dimension_if_loaded()), dtype=np.float32)
-        found = self.cache.get(self.identity, texts) if self.cache is not None else {}
-        missing = [t for t in texts if t not in found]
-        if missing:
+        # The cached rows go straight into the output matrix, then the encoded ones.
+        out, found = self.cache.get_matrix(self.identity, texts) if self.cache is not None else (None, None)
+        missing_rows = np.arange(len(texts)) if found is None else np.nonzero(~found)[0]
+        if len(missing_rows):
+            missing = [texts[i] for i in missing_rows]
             new = self._encode_missing(missing, show_progress_bar=show_progress_bar)
-            found.update(new)
+            first = new[missing[0]]
+            if out is None:
+                out = np.empty((len(texts), first.shape[0]), np.float32)
+            elif first.shape[0] != out.shape[1]:
+                raise ValueError(f"the embedding cache holds vectors of {out.shape[1]} dimensions, the model "
+                                 f"{self.model_name} writes {first.shape[0]}; delete {self.cache_dir}")
+            for i, t in zip(missing_rows.tolist(), missing, strict=True):
+                out[i] = new[t]
         logger.info(
             "embedded %d distinct texts (%d from cache, %d encoded)",
-            len(texts), len(texts) - len(missing), len(missing),
+            len(texts), len(texts) - len(missing_rows), len(missing_rows),
         )
-        out = np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
         return out
 
     def _dimension_if_loaded(self) -> int:

@@ -35,7 +35,7 @@ EMBED_FIELDS = ("embedder",)
 CLASSIFY_FIELDS = ("method", "threshold")
 MINE_FIELDS = ("num_negatives", "mining_sources", "same_class", "max_similarity", "relative_margin",
                "require_verified", "selection", "similarity_floor", "diversity", "no_target_per_image", "plausibility",
-               "adversarial_auc", "adversarial_max_share", "adversarial_models", "negated_positives", "seed")
+               "adversarial_auc", "adversarial_max_share", "adversarial_models", "negated_positives", "form_balance", "seed")
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,10 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
 
     embedder = build_embedder(config, context)
     adversarial = build_adversarial(config)
-    # the adversarial filter drops up to max_share of a kind: mine a pool that large, keep the first N after it
-    pool = config.num_negatives if adversarial is None else pool_size(config.num_negatives,
-                                                                      config.adversarial_max_share)
+    # the adversarial filter drops up to max_share of a kind: mine a pool that large, keep the first N after it;
+    # the lexical balance alone drops negation and state negatives: twice the pool refills their slots
+    pool = pool_size(config.num_negatives, config.adversarial_max_share if adversarial is not None else 0.5) \
+        if adversarial is not None or config.form_balance != "off" else config.num_negatives
     parts, report, blind_reports = [], None, {}
     for split in sorted(set(ds["split"])):
         part = ds.filter(lambda s, split=split: s == split, input_columns="split")
@@ -268,16 +269,30 @@ def build_adversarial(config: RunConfig):
 
 def blind_model_defences(ds: Dataset, config: RunConfig, embedder, adversarial) -> tuple[Dataset, dict[str, Any]]:
     """After mining one split: the negated verified edits as extra positives, then the
-    adversarial filter (:mod:`refaug.plausibility.published`) and the cut to ``num_negatives``.
-    Returns the dataset and the two reports (``negated_positives``, ``adversarial``)."""
+    adversarial filter, the lexical balance (:mod:`refaug.plausibility.published`) and the cut
+    to ``num_negatives``. Returns the dataset and the reports (``negated_positives``,
+    ``adversarial``, ``balance``)."""
     from refaug.plausibility.published import add_negated_positives, adversarial_filter_dataset
 
     out: dict[str, Any] = {}
     if config.negated_positives:
         ds, out["negated_positives"] = add_negated_positives(ds, seed=config.seed)
-    if adversarial is not None and len(ds):
-        ds, out["adversarial"] = adversarial_filter_dataset(ds, embedder=embedder, adversarial=adversarial,
-                                                            limit=config.num_negatives)
+    if (adversarial is not None or config.form_balance != "off") and len(ds):
+        balance: dict[str, Any] = {}
+        ds, report = adversarial_filter_dataset(ds, embedder=embedder, adversarial=adversarial,
+                                                limit=config.num_negatives, balance=config.form_balance,
+                                                balance_report=balance)
+        if adversarial is not None:
+            out["adversarial"] = report
+        if config.form_balance == "rate":
+            from refaug.plausibility.published import match_form_rates
+
+            ds, rates = match_form_rates(ds)
+            for kind, row in rates.items():
+                balance.setdefault(kind, {})["derived_dropped"] = row["derived_dropped"]
+                out.setdefault("balance_rates", {})[kind] = row
+        if balance:
+            out["balance"] = {"mode": config.form_balance, **balance}
     return ds, out
 
 
@@ -291,12 +306,24 @@ def _merge_blind(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 for key in total:
                     total[key] += part[key]
                 continue
+            if name == "balance_rates":  # each split's own shares
+                continue
+            if name == "balance":  # per kind: counts summed over the splits
+                total = merged.setdefault(name, {"mode": part["mode"]})
+                for kind, row in part.items():
+                    if kind != "mode":
+                        for key, value in row.items():
+                            total.setdefault(kind, {}).setdefault(key, 0)
+                            total[kind][key] += value
+                continue
             for kind, row in part.items():
                 total = merged.setdefault(name, {}).setdefault(kind, {"negatives": 0, "dropped": 0})
                 total["negatives"] += row["negatives"]
                 total["dropped"] += row["dropped"]
     for row in merged.get("adversarial", {}).values():
         row["dropped_share"] = row["dropped"] / row["negatives"] if row["negatives"] else 0.0
+    if any("balance_rates" in r for r in reports.values()):
+        merged["balance_rates_by_split"] = {s: r["balance_rates"] for s, r in reports.items() if "balance_rates" in r}
     if "adversarial" in merged:
         merged["adversarial_by_split"] = {s: r["adversarial"] for s, r in reports.items() if "adversarial" in r}
     return merged

@@ -365,6 +365,12 @@ class HardNegativeCollator:
         positive: where positives come from: ``"expressions"`` (default, the original
             texts), ``"views"`` (the multi-view cluster; rows without views fall back to their
             expressions) or ``"both"``.
+        derived: also choose from the row's derived positives (``views.derived``: texts
+            refaug derived that are true of the referent, e.g. "man not on left", the negation
+            of a verified negative), added to the source's candidates. Default True: the
+            published negatives are balanced against them (README "Blind model"), so a model
+            trained without them learns "not" means negative again; False: the source's own.
+            Either way a negative equal to a derived positive is skipped.
         image_transform: applied to each decoded RGB ``PIL.Image`` (e.g. a torchvision or
             processor transform). Default None: the PIL images are returned.
         load_images: decode images from their bytes or path. Default True; False returns
@@ -401,6 +407,7 @@ class HardNegativeCollator:
         *,
         num_negatives: int,
         positive: PositiveSource = "expressions",
+        derived: bool = True,
         image_transform: Callable[[Image.Image], Any] | None = None,
         load_images: bool = True,
         seed: int = 0,
@@ -411,6 +418,7 @@ class HardNegativeCollator:
         check_choice("fill", fill, FILL_MODES)
         self.num_negatives = num_negatives
         self.positive = positive
+        self.derived = derived
         self.image_transform = image_transform
         self.load_images = load_images
         self.seed = seed
@@ -425,7 +433,7 @@ class HardNegativeCollator:
     def __repr__(self) -> str:
         return (
             f"HardNegativeCollator(num_negatives={self.num_negatives}, positive={self.positive!r}, "
-            f"load_images={self.load_images}, seed={self.seed}, fill={self.fill!r}, "
+            f"derived={self.derived}, load_images={self.load_images}, seed={self.seed}, fill={self.fill!r}, "
             f"epoch={self.epoch})"
         )
 
@@ -452,9 +460,11 @@ class HardNegativeCollator:
         }
 
     def _own_texts(self, row: dict[str, Any]) -> dict[str, list[str]]:
-        views = row.get("views")
-        cluster = list(Views.from_row(views).cluster) if views else []
-        return {"expressions": _unique(row.get("expressions") or []), "views": _unique(cluster)}
+        views = Views.from_row(row["views"]) if row.get("views") else None
+        cluster = list(views.cluster) if views else []
+        derived = [d.text for d in views.derived] if views else []
+        return {"expressions": _unique(row.get("expressions") or []), "views": _unique(cluster),
+                "derived": _unique(derived)}
 
     def _choose_positive(self, row: dict[str, Any], own: dict[str, list[str]]) -> str:
         if self.positive == "expressions":
@@ -467,6 +477,8 @@ class HardNegativeCollator:
                 )
         else:
             candidates = _unique(own["expressions"] + own["views"])
+        if self.derived and candidates:
+            candidates = _unique(candidates + own["derived"])
         if not candidates:
             raise DataError(
                 f"the row has no positive text for positive={self.positive!r}",
@@ -481,7 +493,7 @@ class HardNegativeCollator:
     def _negatives(
         self, row: dict[str, Any], own: dict[str, list[str]]
     ) -> tuple[list[str], list[str], list[bool]]:
-        seen = {normalize_text(t) for t in own["expressions"] + own["views"]}
+        seen = {normalize_text(t) for t in own["expressions"] + own["views"] + own["derived"]}
         texts: list[str] = []
         kinds: list[str] = []
         for negative in row.get("hard_negatives") or ():

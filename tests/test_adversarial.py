@@ -12,7 +12,11 @@ from refaug.plausibility.adversarial import AdversarialFilter, blind_auc
 from refaug.plausibility.negated import NEGATED_NEGATIVE, negated_negatives
 from refaug.plausibility.published import (
     adversarial_filter_dataset,
+    balance_mask,
     derived_positives,
+    form_rate_drops,
+    has_form,
+    match_form_rates,
     positive_form,
 )
 
@@ -129,7 +133,9 @@ def test_negated_negatives_exact():
 
 def _row(expressions, negatives):
     return {"expressions": expressions, "views": {"appearance": None, "action": None, "spatial": None,
-                                                   "alternative": None, "source": {"backend": "rules"}, "derived": []},
+                                                   "alternative": None, "source": {"backend": "rules", "model": None, "template": None,
+                                                                        "template_version": None, "template_hash": None},
+                                                   "derived": []},
             "hard_negatives": [{"text": t, "kind": k, "detail": d, "origin": o, "verified_by": v, "reason": "r"}
                                for t, k, d, o, v in negatives], "num_verified": len(negatives)}
 
@@ -177,6 +183,88 @@ def test_adversarial_filter_dataset_drops_rows_negatives_and_stamps_scores(embed
             assert ("predictability" in n["reason"]) == (n["kind"] == "attribute")
 
 
+def test_has_form():
+    assert [has_form(t, "negation") for t in ("man not on left", "guy without hat", "no shirt", "don't", "notebook",
+                                               "knot on left")] == [True, True, True, True, False, False]
+    assert [has_form(t, "state") for t in ("dog sitting", "the man who stands", "parked car", "red car")] == [
+        True, True, True, False]
+
+
+def test_balance_mask_per_referent_and_per_split_exact():
+    # row 0: negation, attribute, negation, negation; row 1: negation, state, state; row 2: negation
+    row_of = np.asarray([0, 0, 0, 0, 1, 1, 1, 2])
+    kinds = np.asarray(["negation", "attribute", "negation", "negation", "negation", "state", "state", "negation"])
+    keep = np.asarray([True, True, False, True, True, True, True, True])  # the filter dropped entry 2
+    caps = {"negation": np.asarray([1, 0, 1]), "state": np.asarray([0, 1, 0])}
+    assert balance_mask(row_of, kinds, keep, caps, "off").tolist() == keep.tolist()
+    assert balance_mask(row_of, kinds, keep, caps, "referent").astype(int).tolist() == [1, 1, 0, 0, 0, 1, 0, 1]
+    # split: two negation slots, the rows' first kept negation entries first (rows 0 and 1), then their second
+    assert balance_mask(row_of, kinds, keep, caps, "split").astype(int).tolist() == [1, 1, 0, 0, 1, 1, 0, 0]
+    with pytest.raises(ValueError, match="referent, split, off"):
+        balance_mask(row_of, kinds, keep, caps, "image")
+
+
+def test_balance_refills_the_slots_with_the_next_negatives_in_rank_order():
+    rows = [
+        _row(["man on right"], [("man not on right", "negation", "add not: on", "man on right", "edit"),
+                                ("man not in red", "negation", "add not: in", "man on right", "edit"),
+                                ("man on left", "attribute", "spatial: right -> left", "man on right", "edit"),
+                                ("woman in blue", "same_image", "", "x", "same_image")]),
+        _row(["dog sitting", "dog not on sofa"], [
+            ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
+            ("dog lying", "state", "state: sitting -> lying", "dog sitting", "edit"),
+            ("dog not sitting", "negation", "add not: sitting", "dog sitting", "edit"),
+            ("cat on sofa", "same_image", "", "y", "same_image")]),
+    ]
+    rows[0]["views"]["derived"] = [{"text": "man not on left", "kind": NEGATED_NEGATIVE, "detail": "", "origin": ""}]
+    report: dict = {}
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
+                                        balance="referent", balance_report=report)
+    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [
+        ["man not on right", "man on left", "woman in blue"],  # one "not" positive: one negation negative
+        ["dog standing", "dog not sitting", "cat on sofa"],  # one state-word positive; one "not" one
+    ]
+    assert [r["num_verified"] for r in out] == [3, 3]  # every kept one has a proof
+    assert report["negation"] == {"positives": 2, "pool": 3, "published_unbalanced": 3, "published": 2}
+    assert report["state"] == {"positives": 1, "pool": 2, "published_unbalanced": 2, "published": 1}
+    plain, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3)
+    assert [len(r["hard_negatives"]) for r in plain] == [3, 3] and plain[1]["hard_negatives"][1]["text"] == "dog lying"
+
+
+def test_form_rate_drops_exact():
+    # 6 positives, 3 with "not" (all derived); negatives: 1 of 10 with "not". factor 2: at most 20% of positives
+    expressions = [["man on right"], ["dog on sofa"], ["red car"]]
+    derived = [["man not on left", "man not in red"], ["dog not on floor"], []]
+    negatives = ["man not on right"] + [f"negative {i}" for i in range(9)]
+    drop, report = form_rate_drops(expressions, derived, negatives, factor=2.0)
+    # (3 - d) / (6 - d) <= 0.2 -> d >= 3: every derived one; later ones first, then later rows
+    assert drop == {(0, 0), (0, 1), (1, 0)}
+    assert report["negation"] == {"negative_share": 0.1, "positive_share_before": 0.5, "positive_share_after": 0.0,
+                                  "derived_dropped": 3}
+    drop, report = form_rate_drops(expressions, derived, negatives, factor=4.0)
+    assert drop == {(0, 1)}  # (3 - 1) / (6 - 1) = 0.4 <= 0.4: the second derived of row 0 goes first
+    assert report["negation"]["derived_dropped"] == 1 and report["state"]["derived_dropped"] == 0
+    drop, _ = form_rate_drops(expressions, derived, ["not this", "not that"], factor=2.0)
+    assert drop == set()  # the negatives say "not" more often: nothing to drop
+
+
+def test_match_form_rates_drops_derived_positives_from_views():
+    rows = [_row(["man on right"], [(f"negative {i}", "same_image", "", "x", "same_image") for i in range(9)]
+                 + [("man not on right", "negation", "add not: on", "man on right", "edit")]),
+            _row(["dog on sofa"], [("cat on sofa", "same_image", "", "y", "same_image")])]
+    derived = [{"text": t, "kind": NEGATED_NEGATIVE, "detail": "", "origin": ""} for t in ("man not on left", "man not in red")]
+    rows[0]["views"]["derived"] = derived
+    rows[1]["views"]["derived"] = [{"text": "dog not on floor", "kind": NEGATED_NEGATIVE, "detail": "", "origin": ""}]
+    out, report = match_form_rates(Dataset.from_list(rows), factor=3.0)
+    # negatives: 1 of 11 say "not"; positives 3 of 5: (3 - d) / (5 - d) <= 3/11 -> d >= 2.25: three dropped
+    assert [[d["text"] for d in r["views"]["derived"]] for r in out] == [[], []]
+    assert report["negation"]["derived_dropped"] == 3
+    out, report = match_form_rates(Dataset.from_list(rows), factor=9.0)  # at most 9/11 of the positives
+    assert [[d["text"] for d in r["views"]["derived"]] for r in out] == [["man not on left", "man not in red"],
+                                                                       ["dog not on floor"]]
+    assert out[0]["hard_negatives"] == Dataset.from_list(rows)[0]["hard_negatives"]
+
+
 @pytest.mark.slow
 def test_a_run_publishes_negated_positives_and_filters_by_default(tmp_path):
     from refaug.config import RunConfig
@@ -195,3 +283,80 @@ def test_a_run_publishes_negated_positives_and_filters_by_default(tmp_path):
         assert not {n["text"] for n in r["hard_negatives"]} & {d["text"] for d in (r["views"] or {}).get("derived") or ()}
     generated = [n for r in rows for n in r["hard_negatives"] if n["kind"] in ("attribute", "negation")]
     assert generated and all("predictability" in n["reason"] for n in generated)
+    balance = mine["balance"]  # the lexical balance, rate by default
+    assert balance["mode"] == "rate" and balance["negation"]["published"] <= balance["negation"]["positives"]
+    for split, rates in mine["balance_rates_by_split"].items():
+        for kind, rate in rates.items():
+            assert rate["positive_share_after"] <= max(2.5 * rate["negative_share"], rate["positive_share_before"]) + 1e-9
+    texts = [n["text"] for r in rows for n in r["hard_negatives"]]
+    positives = [t for r in rows for t in dict.fromkeys([*r["expressions"], *(d["text"] for d in (r["views"] or {}).get(
+        "derived") or ())])]
+    share = np.mean([has_form(t, "negation") for t in texts])
+    humans = np.mean([has_form(t, "negation") for r in rows for t in dict.fromkeys(r["expressions"])])
+    assert np.mean([has_form(t, "negation") for t in positives]) <= max(2.5 * share, humans) + 0.02
+
+
+def test_demo_prints_the_texts_of_derived_positives():
+    import json
+    from types import SimpleNamespace
+
+    from datasets import DatasetDict
+
+    from refaug.demo import example_rows
+
+    rows = [dict(ROWS[0], referent_id="r0", category="person", bbox=[1.0, 2.0, 3.0, 4.0]),
+            dict(ROWS[1], referent_id="r1", category="cat", bbox=[1.0, 2.0, 3.0, 4.0])]
+    rows[0]["views"] = {**rows[0]["views"], "appearance": "man in blue",
+                        "derived": [{"text": "man not on left", "kind": NEGATED_NEGATIVE, "detail": "negated: x",
+                                     "origin": "man on left"}]}
+    for r in rows:
+        r["hard_negatives"] = [dict(n, similarity=0.5) for n in r["hard_negatives"]]
+    shown = [json.loads(t) for t in example_rows(SimpleNamespace(dataset=DatasetDict({"train": Dataset.from_list(rows)})), 2)]
+    assert shown[0]["views"] == {"appearance": "man in blue", "derived": ["man not on left"]}
+    assert shown[1]["views"] == {}  # no views text, no derived positive: nothing shown
+
+
+def test_rate_balance_trims_a_kind_whose_word_is_too_common_among_the_negatives():
+    # positives: 1 of 4 with a state word; negatives: 3 state negatives of 6 published -> share 0.5 > 2.5 x 0.25
+    rows = [_row(["dog sitting", "brown dog"], [
+                ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
+                ("dog lying", "state", "state: sitting -> lying", "dog sitting", "edit"),
+                ("cat on sofa", "same_image", "", "y", "same_image")]),
+            _row(["man in red", "guy"], [("man sitting", "state", "state: x -> sitting", "man in red", "edit"),
+                                         ("man in blue", "attribute", "color: red -> blue", "man in red", "edit"),
+                                         ("woman", "same_image", "", "z", "same_image"),
+                                         ("tree", "same_image", "", "z", "same_image")])]
+    report: dict = {}
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
+                                        balance="rate", balance_report=report)
+    # per referent: row 0 keeps one state negative (one state-word positive), row 1 none (no state-word
+    # positive); that leaves 1 of 6, below 2.5 x 1/4: nothing more to trim; the slots refilled
+    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [
+        ["dog standing", "cat on sofa"], ["man in blue", "woman", "tree"]]
+    assert report["state"]["published"] == 1
+    rows[1]["expressions"] = ["man in red", "man sitting down"]  # now a state-word positive in each row
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
+                                        balance="rate")
+    # per referent: 1 + 1 state negatives of 6 = 0.33 <= 2.5 x 2/4: kept; with a factor of the shares equal,
+    # referent gives the same (the rate step only trims)
+    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [
+        ["dog standing", "cat on sofa"], ["man sitting", "man in blue", "woman"]]
+
+
+def test_rate_balance_trims_and_refills_when_the_share_is_too_high():
+    rows = [_row(["dog sitting", "dog standing up"], [
+                ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
+                ("dog lying", "state", "state: sitting -> lying", "dog sitting", "edit"),
+                ("cat on sofa", "same_image", "", "y", "same_image"),
+                ("bird", "same_image", "", "y", "same_image")]),
+            _row([f"plain expression {i}" for i in range(8)], [])]
+    report: dict = {}
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
+                                        balance="rate", balance_report=report)
+    # positives: 2 of 10 with a state word (0.2); published 2 of 3 (0.67 > 2.5 x 0.2 = 0.5): one state
+    # negative goes (the later one), its slot refilled by the next in rank
+    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [["dog standing", "cat on sofa", "bird"], []]
+    assert report["state"] == {"positives": 2, "pool": 2, "published_unbalanced": 2, "published": 1}
+    referent, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
+                                             balance="referent")
+    assert [n["text"] for n in referent[0]["hard_negatives"]] == ["dog standing", "dog lying", "cat on sofa"]

@@ -169,6 +169,12 @@ def test_adversarial_defaults_agree_with_the_filter_and_are_checked():
     assert (config.adversarial_auc, config.adversarial_max_share, config.adversarial_models) == (
         DEFAULT_TARGET_AUC, DEFAULT_MAX_SHARE, DEFAULT_MODELS)
     assert config.negated_positives is True
+    from refaug.config import field_choices
+    from refaug.plausibility.published import BALANCE_MODES
+
+    assert config.form_balance == "rate" and field_choices("form_balance") == BALANCE_MODES
+    with pytest.raises(ConfigError, match="form_balance='image' is not valid; choose one of 'rate', 'referent'"):
+        RunConfig(form_balance="image")
     with pytest.raises(ConfigError, match="adversarial_max_share"):
         RunConfig(adversarial_max_share=1.5)
     with pytest.raises(ConfigError, match="adversarial_models"):

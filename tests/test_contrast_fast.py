@@ -20,7 +20,14 @@ import pytest
 
 from refaug import lexicon as lx
 from refaug.clusters import DEFAULT_CONTRAST_MODEL
-from refaug.contrast import Description, Finding, compare, describe_texts, feature_matrix
+from refaug.contrast import (
+    Description,
+    Finding,
+    compare,
+    describe_texts,
+    feature_matrix,
+    pair_features,
+)
 from refaug.contrast.colors import NEAR_COLOR_DISTANCE, color_lab, lab_distance
 from refaug.contrast.description import Attribute
 from refaug.contrast.synonyms import wordnet_only
@@ -133,6 +140,10 @@ def test_features_and_probabilities_equal_reference(descriptions):
     p_fast, p_slow = DEFAULT_CONTRAST_MODEL.probability(fast), DEFAULT_CONTRAST_MODEL.probability(slow)
     assert np.array_equal(p_fast, p_slow)
     assert 0 < (p_fast < 0.5).sum() < len(pairs)  # both verdicts occur
+    # feature_matrix is pair_features row by row (its one-pass indicators, the plain loop)
+    stacked = np.stack([pair_features(compare(c, d), float(s)) for (c, d), s in zip(pairs, cosine, strict=True)])
+    assert np.array_equal(fast, stacked)
+    assert (fast[:, 1] > 1).any() and (fast[:, 2] > 1).any()  # pairs with several kinds, counted once each
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -347,3 +358,19 @@ def _reference_polarity_findings(cluster: Description, candidate: Description, h
 def _reference_polar(a: Attribute) -> str:
     return a.word if a.positive else f"not {a.word}"
 
+
+
+def test_description_hash_is_the_fields_hash_and_stays_out_of_pickles(descriptions):
+    """Description caches its hash (the dataclass's: of the fields); a pickle carries none of it."""
+    import pickle
+
+    from datasets.fingerprint import Hasher
+
+    d = descriptions[0]
+    fields = (d.heads, d.classes, d.tags, d.attributes, d.landmarks, d.corrections)
+    assert hash(d) == hash(fields) == hash(d)
+    copy = pickle.loads(pickle.dumps(d))
+    assert "_hash" not in copy.__dict__  # a str's hash is per process: a pickled one would be wrong elsewhere
+    assert copy == d and hash(copy) == hash(d)
+    fresh = Description(*fields)
+    assert Hasher.hash(d) == Hasher.hash(fresh)  # fingerprints do not see the cached hash

@@ -205,3 +205,38 @@ def test_grefs_json_is_read(tmp_path):
     refer_files.write_grefcoco(tmp_path)
     data = json.loads((tmp_path / "grefcoco" / "grefs(unc).json").read_text())
     assert data[-1]["ann_id"] == [-1]
+
+
+def test_a_refer_round_trip_keeps_the_derived_positives(tmp_path):
+    """load_refer -> views and Views.derived -> to_refer -> load_refer: the derived positives come back
+    in ``views.derived`` (not among the expressions), the views as they were."""
+    from datasets import Dataset, DatasetDict
+
+    from refaug.publish import to_refer
+    from refaug.records import VIEWS_FEATURE, Views
+
+    source = refer_files.write_refer(tmp_path / "src")
+    loaded = load_refer(source)
+    name, first = next(iter(loaded.items()))
+    rows = first.to_list()
+    derived = [{"text": "man not on left", "kind": "negated_negative", "origin": "man on left",
+                "detail": "negated: spatial: right -> left; add not: on"},
+               {"text": "dog not sitting", "kind": "negated_negative", "origin": "dog sitting",
+                "detail": "negated: state: standing -> sitting; add not: sitting"}]
+    views = {"appearance": "man in blue", "action": None, "spatial": "man on right", "alternative": None,
+             "source": {"backend": "rules", "model": None, "template": "multiview.v1", "template_version": "1",
+                        "template_hash": "abc"}, "derived": derived}
+    for k, row in enumerate(rows):
+        row["views"] = views if k == 0 else None
+    features = first.features.copy()
+    features["views"] = VIEWS_FEATURE
+    out = to_refer(DatasetDict({**loaded, name: Dataset.from_list(rows, features=features)}), tmp_path / "out",
+                   refer_root=source)
+    back = {r["ref_id"]: r for split in load_refer(out).values() for r in split}
+    again = back[rows[0]["ref_id"]]
+    assert again["expressions"] == rows[0]["expressions"]  # the appended sentences are not originals
+    got = Views.from_row(again["views"])
+    assert [d.to_row() for d in got.derived] == derived
+    assert (got.appearance, got.spatial, got.source.backend, got.source.template) == (
+        "man in blue", "man on right", "rules", "multiview.v1")
+    assert all(not (back[r["ref_id"]]["views"] or {}).get("derived") for r in rows[1:])

@@ -606,3 +606,26 @@ def test_one_training_step_end_to_end(published):
             assert torch.isfinite(loss)
             assert all(torch.isfinite(p.grad).all() for p in image_encoder.parameters())
             optimiser.step()
+
+
+def test_derived_positives_are_chosen_by_default_and_never_negatives(published):
+    row = dict(published[2])
+    derived = "a man not on the left"
+    row["views"] = {**row["views"], "derived": [{"text": derived, "kind": "negated_negative",
+                                                 "detail": "negated: spatial: right -> left; add not: on",
+                                                 "origin": "a man on the left"}]}
+    row["hard_negatives"] = [_negative("A man NOT on the left"), _negative("a dog on the left")]
+    chosen = {}
+    for flag in (True, False):
+        collate = HardNegativeCollator(num_negatives=2, fill="mask", load_images=False, derived=flag)
+        picks = set()
+        for epoch in range(40):
+            collate.set_epoch(epoch)
+            batch = collate([row])
+            picks.add(batch["positives"][0])
+            # the derived positive is true of the referent: never one of its negatives, flag or not
+            assert batch["negatives"] == [["a dog on the left", ""]]
+        chosen[flag] = picks
+    assert derived in chosen[True] and chosen[True] - {derived} <= set(row["expressions"])
+    assert chosen[False] <= set(row["expressions"])
+    assert "derived=True" in repr(HardNegativeCollator(num_negatives=1))

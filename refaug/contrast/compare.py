@@ -67,20 +67,23 @@ def _by_key(attributes: Iterable[Attribute], *, positive: bool) -> dict[tuple[st
 # and most of its work depends on one side alone: the sorted attributes, their tables by key, the
 # sorted landmarks. :class:`_Side` computes that once per description. What depends on both sides
 # but on few of their fields is memoised on those fields: the head finding (heads, classes and
-# tags), the colour distance (two values), whether a landmark is a description's referent (the
-# description and the landmark) and whether two landmarks may be one object. Every memo is of a
-# pure function, so the findings are the ones the plain computation gives (tests/test_contrast_fast.py
-# checks them against it); each is emptied at its limit.
-_CACHE_LIMIT = 300_000
+# tags), the colour findings (the two colour lists), the colour distance (two values), whether a
+# landmark is a description's referent (the description and the landmark) and whether two
+# landmarks may be one object. Every memo is of a pure function, so the findings are the ones the
+# plain computation gives (tests/test_contrast_fast.py checks them against it); each is emptied
+# at its limit.
+_CACHE_LIMIT = 150_000
+_UNSEEN = object()
 _SKIPPED_KINDS = frozenset({"color", "ordinal", "extreme"})
 
 
 class _Side:
     """What ``compare`` reads of one description, computed once."""
 
-    __slots__ = ("attributes", "classes", "colors", "corrections", "described", "ends", "head", "head_code",
-                 "heads", "marks", "negative", "ordinals", "others", "polar", "positive", "signed", "tags",
-                 "values")
+    __slots__ = ("attributes", "classes", "color_code", "color_memo", "colors", "corrections", "described",
+                 "end_pairs", "ends", "head",
+                 "head_code", "head_memo", "heads", "marks", "negative", "ordinals", "others", "polar", "positive",
+                 "signed", "tags", "values")
 
     def __init__(self, description: Description) -> None:
         d = description
@@ -88,26 +91,48 @@ class _Side:
         self.head = d.head
         # Sorted: the attributes are sets, and the first of several values names a finding; a
         # set's order changes with the process's hash seed, a sorted list does not.
-        self.attributes = attributes = sorted(d.attributes)
-        self.positive = positive = _by_key(attributes, positive=True)
-        self.colors = [a for k, v in positive.items() if k[0] == "color" for a in v]
-        self.ordinals = [a for a in attributes if a.kind == "ordinal" and a.positive]
-        self.ends = [a for a in attributes if a.positive and a.kind in ("extreme", "spatial")]
+        attributes = sorted(d.attributes)
+        positive = _by_key(attributes, positive=True)
+        ends = [a for a in attributes if a.positive and a.kind in ("extreme", "spatial")]
+        # (key, kind) -> the first of those, and (key, kind, value) -> the first: what the other
+        # side's ends meet (_extreme_findings)
+        end_pairs: dict[tuple[str, ...], Attribute] = {}
+        for a in ends:
+            end_pairs.setdefault((a.key, a.kind), a)
+            end_pairs.setdefault((a.key, a.kind, a.value), a)
+        # Empty parts are shared constants (a side of a short text is mostly empty; a run holds
+        # a few hundred thousand sides). Nothing below is changed after this.
+        self.attributes = attributes or _NONE
+        self.positive = positive or _NOTHING
+        self.colors = colors = [a for k, v in positive.items() if k[0] == "color" for a in v] or _NONE
+        self.color_code = _COLOR_CODES.setdefault(tuple(colors), len(_COLOR_CODES)) if colors else -1
+        self.color_memo: dict[int, list[Finding]] | None = None  # candidate's colour code -> colour findings
+        self.ordinals = [a for a in attributes if a.kind == "ordinal" and a.positive] or _NONE
+        self.ends, self.end_pairs = ends or _NONE, end_pairs or _NOTHING
         self.others = [(key, values, _exclusive(key)) for key, values in positive.items()
-                       if key[0] not in _SKIPPED_KINDS]
-        self.values = {key: {a.value: a for a in values} for key, values in positive.items()
-                       if key[0] not in _SKIPPED_KINDS}
-        self.polar = {(a.kind, a.key, a.value): a for a in attributes}
-        self.signed = frozenset((a.kind, a.key, a.value, a.positive) for a in attributes)
+                       if key[0] not in _SKIPPED_KINDS] or _NONE
+        self.values = self.polar = self.signed = None  # what a cluster side reads: made on first use (as_cluster)
         self.negative = any(not a.positive for a in attributes)
-        self.marks = _sorted_landmarks(d)
+        self.marks = _sorted_landmarks(d) or _NONE
         self.head_code = _HEAD_CODES.setdefault((d.heads, d.classes, d.tags), len(_HEAD_CODES))
-        self.described: dict[Landmark, str | None] = {}
+        self.described: dict[Landmark, str | None] | None = None  # made on first use
+        self.head_memo: dict[int, list[Finding]] | None = None  # candidate's head code -> head findings
 
 
+    def as_cluster(self) -> None:
+        """Make the parts only the cluster's side of a comparison reads (most sides are only candidates)."""
+        self.values = {key: {a.value: a for a in values} for key, values in self.positive.items()
+                       if key[0] not in _SKIPPED_KINDS} or _NOTHING
+        self.polar = {(a.kind, a.key, a.value): a for a in self.attributes} or _NOTHING
+        self.signed = frozenset((a.kind, a.key, a.value, a.positive) for a in self.attributes)
+
+
+_NONE: tuple = ()
+_NOTHING: dict = {}  # never written to
 _SIDES: dict[Description, _Side] = {}
 _MARK_SIDES: dict[Landmark, _Side] = {}
 _HEAD_CODES: dict[tuple[frozenset[str], frozenset[str], frozenset[str]], int] = {}
+_COLOR_CODES: dict[tuple[Attribute, ...], int] = {}
 _HEADS: dict[tuple[int, int], list[Finding]] = {}
 _DISTANCES: dict[tuple[str, str], float] = {}
 _SAME_OBJECT: dict[tuple[Landmark, Landmark], bool] = {}
@@ -136,8 +161,9 @@ def clear_caches() -> None:
     """Empty the memos of :func:`compare` (they only save time; the findings stay the same)."""
     for table in (_SIDES, _MARK_SIDES, _HEADS, _DISTANCES, _SAME_OBJECT):
         table.clear()
-    # _HEAD_CODES stays: the sides still alive keep their codes, and it holds only the
-    # distinct (heads, classes, tags) triples, a few thousand in a run.
+    # _HEAD_CODES and _COLOR_CODES stay: a side still alive keeps its codes (and memos keyed by
+    # other sides' codes), and they hold only the distinct (heads, classes, tags) triples and
+    # colour lists.
 
 
 def _head_findings(cluster: Description | _Side, candidate: Description | _Side) -> list[Finding]:
@@ -161,12 +187,18 @@ def _head_findings(cluster: Description | _Side, candidate: Description | _Side)
 
 def _heads_of(cluster: _Side, candidate: _Side) -> list[Finding]:
     """:func:`_head_findings` (a function of the heads, classes and tags alone), memoised; a new list."""
-    key = (cluster.head_code, candidate.head_code)
-    found = _HEADS.get(key)
+    memo = cluster.head_memo
+    if memo is None:
+        memo = cluster.head_memo = {}
+    found = memo.get(candidate.head_code)
     if found is None:
-        if len(_HEADS) >= _CACHE_LIMIT:
-            _HEADS.clear()
-        found = _HEADS[key] = _head_findings(cluster, candidate)
+        key = (cluster.head_code, candidate.head_code)
+        found = _HEADS.get(key)
+        if found is None:
+            if len(_HEADS) >= _CACHE_LIMIT:
+                _HEADS.clear()
+            found = _HEADS[key] = _head_findings(cluster, candidate)
+        memo[candidate.head_code] = found
     return list(found)
 
 
@@ -252,14 +284,22 @@ def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:
 
 
 def _attribute_findings(cluster: _Side, candidate: _Side) -> list[Finding]:
+    if cluster.values is None:
+        cluster.as_cluster()
     head = cluster.head
     findings = _heads_of(cluster, candidate)
-    if cluster.colors and candidate.colors:
-        findings += _color_findings(cluster.colors, candidate.colors, head)
+    if cluster.colors and candidate.colors:  # a function of the two colour lists (and our head)
+        memo = cluster.color_memo
+        if memo is None:
+            memo = cluster.color_memo = {}
+        found = memo.get(candidate.color_code)
+        if found is None:
+            found = memo[candidate.color_code] = _color_findings(cluster.colors, candidate.colors, head)
+        findings += found
     if cluster.ordinals and candidate.ordinals:
         findings += _ordinal_findings(cluster.ordinals, candidate.ordinals, head)
     if cluster.ends and candidate.ends:
-        findings += _extreme_findings(cluster.ends, candidate.ends, head)
+        findings += _extreme_findings(cluster.ends, candidate.end_pairs, head)
     values = cluster.values
     for key, offered, exclusive in candidate.others:
         mine = values.get(key)
@@ -304,8 +344,11 @@ def _is_described(referent: _Side, mark: Landmark) -> str | None:
     and something more in common than the class (a colour, a size, a role). Returns the agreeing
     words ("purple circle"), or None. Memoised per referent (a pure function of the two)."""
     memo = referent.described
-    if mark in memo:
-        return memo[mark]
+    if memo is None:
+        memo = referent.described = {}
+    agreed = memo.get(mark, _UNSEEN)
+    if agreed is not _UNSEEN:
+        return agreed
     agreed = None
     if referent.classes & mark.classes:  # without a shared class the findings do not matter
         landmark = _mark_side(mark)
@@ -352,19 +395,31 @@ def _ordinal_findings(ours: list[Attribute], theirs: list[Attribute], head: str)
     return [Finding("ordinal", True, ours[0].word, theirs[0].word, head)]
 
 
-def _extreme_findings(ours: list[Attribute], theirs: list[Attribute], head: str) -> list[Finding]:
+def _extreme_findings(ours: list[Attribute], theirs: dict[tuple[str, ...], Attribute], head: str) -> list[Finding]:
     """An end of a row ("leftmost", "far left") against a side ("on the left", "middle") on one
     axis: the same side agrees, another conflicts. A kind of its own, as the two can disagree
     on one object: the leftmost of two zebras that both stand on the right. Two ends meet as
     ordinals ("1st from left" vs "1st from right").
 
-    ``ours`` and ``theirs`` are each side's positive extremes and spatial attributes, in order."""
-    pairs = [(a, b) for a in ours for b in theirs if a.key == b.key and a.kind != b.kind]
-    if not pairs:
+    ``ours``: our positive extremes and spatial attributes, in order; ``theirs``: the other
+    side's, first by (key, kind) and by (key, kind, value) (:attr:`_Side.end_pairs`). The pair
+    named is the first in the order of ``ours`` then ``theirs`` with the same value, else the
+    first with the same key."""
+    first = None
+    for a in ours:
+        other = "spatial" if a.kind == "extreme" else "extreme"
+        b = theirs.get((a.key, other))
+        if b is None:
+            continue
+        same = theirs.get((a.key, other, a.value))
+        if same is not None:
+            return [Finding("extreme", False, a.word, same.word, head)]
+        if first is None:
+            first = (a, b)
+    if first is None:
         return []
-    same = [(a, b) for a, b in pairs if a.value == b.value]
-    a, b = (same or pairs)[0]
-    return [Finding("extreme", not same, a.word, b.word, head)]
+    a, b = first
+    return [Finding("extreme", True, a.word, b.word, head)]
 
 
 def _polarity_findings(cluster: _Side, candidate: _Side, head: str) -> list[Finding]:

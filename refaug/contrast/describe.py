@@ -251,7 +251,12 @@ def _negated(token: Token) -> bool:
 
 def _leading_not(doc: Doc) -> bool:
     """A text that opens with "not" ("not the one with the hat") negates what follows."""
-    words = [t for t in doc if not t.is_punct][:2]
+    words = []  # the first two words (not the whole text: this runs for every text)
+    for t in doc:
+        if not t.is_punct:
+            words.append(t)
+            if len(words) == 2:
+                break
     if not words or words[0].lower_ not in ("not", "no"):
         return False
     if len(words) < 2:

@@ -88,6 +88,18 @@ class Description:
     landmarks: frozenset[Landmark] = field(default_factory=frozenset)
     corrections: frozenset[tuple[str, str]] = frozenset()
 
+    def __hash__(self) -> int:
+        # The dataclass's hash (of the fields), computed once: descriptions key the comparison's
+        # memos, millions of lookups in a run. Kept out of pickles (a str hash is per process).
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.heads, self.classes, self.tags, self.attributes, self.landmarks, self.corrections))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     @classmethod
     def union(cls, descriptions: Iterable[Description], *, category: str | None = None) -> Description:
         """The description of a cluster: everything its texts say, plus a known category (the

@@ -46,10 +46,11 @@ def feature_matrix(findings: Iterable[Sequence[Finding]], cosine: np.ndarray) ->
     x[:, 0] = cosine
     rows: list[int] = []
     cols: list[int] = []
+    column = _COLUMN
     for i, found in enumerate(findings):
-        for key in {(f.conflict, f.kind) for f in found}:
+        for f in found:  # a kind found twice sets its indicator twice: the same 1
             rows.append(i)
-            cols.append(_COLUMN[key])
+            cols.append(column[f.conflict, f.kind])
     x[np.asarray(rows, np.int64), np.asarray(cols, np.int64)] = 1.0
     x[:, 1] = x[:, _CONFLICT_COLUMNS].sum(axis=1)
     x[:, 2] = x[:, _AGREE_COLUMNS].sum(axis=1)

@@ -160,13 +160,19 @@ def _read_coco(path: Path) -> _Coco:
 
 
 def _views(ref: dict[str, Any]) -> dict[str, Any] | None:
-    """The views a refaug export appended as sentences with a ``view`` field, or None."""
-    found = {s["view"]: s for s in ref["sentences"] if isinstance(s, dict) and s.get("view")}
-    if not found:
+    """The views a refaug export appended as sentences with a ``view`` field, or None; a
+    sentence whose ``view`` is no view field (``"negated_negative"``) is a derived positive
+    (``Views.derived``: text, kind, detail and origin from ``derived_from``)."""
+    appended = [s for s in ref["sentences"] if isinstance(s, dict) and s.get("view")]
+    if not appended:
         return None
-    source = next(iter(found.values())).get("view_source") or {"backend": "unknown"}
+    found = {s["view"]: s for s in appended if s["view"] in VIEW_FIELDS}
+    source = next(iter(found.values()), appended[0]).get("view_source") or {"backend": "unknown"}
     views = {name: found[name]["raw"] if name in found else None for name in VIEW_FIELDS}
-    return {**views, "source": {k: source.get(k) for k in VIEWS_FEATURE["source"]}}
+    derived = [{"text": s.get("raw") or s.get("sent") or "", "kind": s["view"], "detail": s.get("detail") or "",
+                "origin": s.get("derived_from") or ""} for s in appended if s["view"] not in VIEW_FIELDS]
+    # none appended: null, as in rows written before the field (Views.from_row reads both as none)
+    return {**views, "source": {k: source.get(k) for k in VIEWS_FEATURE["source"]}, "derived": derived or None}
 
 
 def _expressions(ref: dict[str, Any], where: dict[str, Any]) -> list[str]:

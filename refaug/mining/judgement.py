@@ -24,6 +24,40 @@ from refaug.mining.candidates import Candidates
 from refaug.mining.corpus import Data
 
 
+class Notes:
+    """The conflicts of each candidate as a reason's text ("" for none), written when read.
+
+    A chunk judges hundreds of thousands of candidates and publishes a few dozen per referent,
+    so the text is made for the ones read: ``notes[i]`` is a string, ``notes[index]`` an object
+    array of them; :meth:`take` keeps it unwritten.
+    """
+
+    def __init__(self, findings: np.ndarray) -> None:
+        self.findings = findings
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def take(self, mask: np.ndarray) -> Notes:
+        return Notes(self.findings[mask])
+
+    def __getitem__(self, index):
+        found = self.findings[index]
+        if not isinstance(found, np.ndarray):
+            return _note(found)
+        out = np.empty(len(found), object)
+        out[:] = [_note(f) for f in found]
+        return out
+
+    def __iter__(self):
+        return iter(self[np.arange(len(self.findings))])
+
+
+def _note(found: list | None) -> str:
+    # sorted: the parse's sets iterate in a per-process order, a published reason may not
+    return "; ".join(sorted(str(f) for f in found if f.conflict)) if found else ""
+
+
 @dataclass(frozen=True)
 class CandidateJudgement:
     """The judgement of a chunk's candidates, one entry per candidate.
@@ -32,7 +66,7 @@ class CandidateJudgement:
         similarity: the classifier's similarity (what its cut-off applies to).
         inside: True where the candidate is inside the cluster (a likely false negative).
         conflict: True where a decisive conflict makes it a sure negative ("contrast" only).
-        note: object array: the conflicts found, for the reason ("" for none).
+        note: the conflicts found, for the reason ("" for none): :class:`Notes` (or an object array).
         findings: object array: the contrast findings of each candidate (None where the method
             does not parse, or did not need to).
     """
@@ -40,12 +74,13 @@ class CandidateJudgement:
     similarity: np.ndarray
     inside: np.ndarray
     conflict: np.ndarray
-    note: np.ndarray
+    note: Notes | np.ndarray
     findings: np.ndarray
 
     def take(self, mask: np.ndarray) -> CandidateJudgement:
+        note = self.note.take(mask) if isinstance(self.note, Notes) else self.note[mask]
         return CandidateJudgement(np.asarray(self.similarity)[mask], self.inside[mask], self.conflict[mask],
-                                  self.note[mask], self.findings[mask])
+                                  note, self.findings[mask])
 
 
 def cluster_cutoffs(data: Data, classifier: ClusterClassifier) -> np.ndarray:
@@ -77,9 +112,6 @@ def judge_candidates(flat: Candidates, data: Data, classifier: ClusterClassifier
     """
     verdict = classifier.judge(data.cluster_set(), flat.row, flat.vocab, cosine=flat.sim, alive=alive)
     findings = np.empty(len(flat.row), object)
-    note = np.full(len(flat.row), "", object)
-    for i, found in enumerate(verdict.findings or ()):
+    for i, found in enumerate(verdict.findings or ()):  # one by one: numpy would read the lists as rows
         findings[i] = found
-        if found:  # sorted: the parse's sets iterate in a per-process order, a published reason may not
-            note[i] = "; ".join(sorted(str(f) for f in found if f.conflict))
-    return CandidateJudgement(verdict.similarity, verdict.inside, verdict.conflict, note, findings)
+    return CandidateJudgement(verdict.similarity, verdict.inside, verdict.conflict, Notes(findings), findings)

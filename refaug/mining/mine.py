@@ -217,5 +217,8 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
         chosen.append(rank_chunk(flat, judgement, verification, data, tiebreak, counts,
                                  num_negatives=num_negatives, diversity=diversity, ranking=ranking,
                                  plausibility=plausibility))
+        # Freed before the next chunk is gathered and judged, not when it replaces them: one
+        # chunk's candidates, findings and notes (hundreds of MB) in memory at a time, not two.
+        del parts, flat, judgement, verification, plausibility
     return Selected.concat(chosen), counts
 

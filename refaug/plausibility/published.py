@@ -6,7 +6,13 @@
 * :func:`adversarial_filter_dataset`: the AFLite-style filter
   (:mod:`refaug.plausibility.adversarial`) over the distinct generated negatives of each kind
   against the referents' expressions, with the sentence embeddings of the run's cache; a
-  dropped text leaves every row that holds it, a kept one carries its ``predictability``.
+  dropped text leaves every row that holds it, a kept one carries its ``predictability``;
+* the lexical balance (``balance``, :data:`BALANCE_MODES`): a kind whose texts all carry a
+  form word (negation: "not", "no", "without"; state: a posture or state word) keeps no more
+  negatives than the referent (``"referent"``) or the split (``"split"``) has positives of that
+  form (its expressions and derived positives), so the form word is as common among a
+  referent's published positives as among its negatives of that kind; the slots it frees go to
+  the next negatives in rank order (other kinds, the adversarial filter's leftovers).
 
 Example:
     >>> ds, stats = add_negated_positives(ds, seed=0)                       # doctest: +SKIP
@@ -66,20 +72,90 @@ def add_negated_positives(ds: Dataset, *, seed: int = 0) -> tuple[Dataset, dict[
     if "views" not in ds.column_names or "hard_negatives" not in ds.column_names:
         return ds, {"referents": 0, "positives": 0}
     rows = _edit_rows(ds)
-    derived = derived_positives(rows, seed=seed)
+    out, lists = with_derived(ds, derived_positives(rows, seed=seed))
+    stats = {"referents": int(sum(bool(d) for d in lists)), "positives": int(sum(len(d) for d in lists))}
+    logger.info("negated positives: %d for %d referents", stats["positives"], stats["referents"])
+    return out, stats
+
+
+def with_derived(ds: Dataset, derived: list[list[dict[str, str]]]) -> tuple[Dataset, list[list[dict[str, str]]]]:
+    """``ds`` with ``views.derived`` replaced by ``derived`` (per row; rows without views get none)
+    and the lists as written."""
     views = ds.data.column("views").combine_chunks() if ds._indices is None else ds.flatten_indices().data.column(
         "views").combine_chunks()
     has_views = np.asarray(views.is_valid())
     lists = [d if v else [] for d, v in zip(derived, has_views, strict=True)]
     derived_array = pa.array(lists, type=_arrow_type(List(DERIVED_POSITIVE_FEATURE))())
-    fields = [views.field(name) if name in {f.name for f in views.type} else pa.nulls(len(views), type=feature())
+    fields = [views.field(name).cast(feature()) if name in {f.name for f in views.type}
+              else pa.nulls(len(views), type=feature())  # cast: a column of all nulls is typed null
               for name, feature in ((n, _arrow_type(VIEWS_FEATURE[n])) for n in VIEWS_FEATURE if n != "derived")]
     column = pa.StructArray.from_arrays([*fields, derived_array], names=list(VIEWS_FEATURE),
                                         mask=pc.invert(views.is_valid()))
-    out = _replace_columns(ds, {"views": column}, {"views": VIEWS_FEATURE})
-    stats = {"referents": int(sum(bool(d) for d in lists)), "positives": int(sum(len(d) for d in lists))}
-    logger.info("negated positives: %d for %d referents", stats["positives"], stats["referents"])
-    return out, stats
+    return _replace_columns(ds, {"views": column}, {"views": VIEWS_FEATURE}), lists
+
+
+RATE_FACTOR = 2.5
+"""The ``rate`` balance keeps a form's share among the positives at most this many times its
+share among the negatives. Calibrated on the 1/8 end-to-end run (README "Blind model"): one blind
+model over all published texts scores the negation negatives at AUC 0.72 with the shares equal
+(533 derived positives kept), 0.48 at 2.4x (1,500), 0.34 at 3000 and 0.19 with all 8,208 kept (a
+reverse tell: "not" means positive); sentence embeddings are no bag of words, so the neutral
+point is not at equal shares."""
+
+
+NEGATIVE_RATE_FACTOR = RATE_FACTOR
+"""The ``rate`` balance keeps a form's share among the published negatives at most this many
+times its share among the positives (the other side of :data:`RATE_FACTOR`)."""
+
+
+def match_form_rates(ds: Dataset, *, factor: float = RATE_FACTOR) -> tuple[Dataset, dict[str, Any]]:
+    """The ``"rate"`` balance's second step, over the whole of ``ds`` (one split): drop derived
+    positives (``views.derived``) that carry a balanced kind's form word until the form's share
+    among the positives (each row's distinct expressions and derived texts) is at most ``factor``
+    times its share among the published negatives (every negative text with the word, whatever
+    its kind; :data:`RATE_FACTOR`). A row's later derived positives go first, round-robin over the rows (every row keeps its
+    first before any keeps its second). Human expressions are never dropped. Returns the
+    dataset and, per kind, the shares before and after and the derived positives dropped."""
+    if "views" not in ds.column_names:
+        return ds, {}
+    table = (ds.flatten_indices() if ds._indices is not None else ds).data
+    expressions = table.column("expressions").to_pylist()
+    derived = [list((v or {}).get("derived") or ()) for v in table.column("views").to_pylist()]
+    negatives = [n["text"] for row in table.column("hard_negatives").to_pylist() for n in row or ()]
+    drop, report = form_rate_drops(expressions, [[d["text"] for d in row] for row in derived], negatives,
+                                   factor=factor)
+    if not drop:
+        return ds, report
+    kept = [[d for j, d in enumerate(row) if (r, j) not in drop] for r, row in enumerate(derived)]
+    out, _ = with_derived(ds, kept)
+    return out, report
+
+
+def form_rate_drops(expressions: list[list[str]], derived: list[list[str]], negatives: list[str], *,
+                    factor: float = RATE_FACTOR) -> tuple[set[tuple[int, int]], dict[str, Any]]:
+    """:func:`match_form_rates` on plain lists: per row its expressions and derived texts, and
+    every published negative text. Returns the ``(row, index)`` pairs of the derived texts to
+    drop and the per-kind report."""
+    report: dict[str, Any] = {}
+    drop: set[tuple[int, int]] = set()
+    human = [set(e or ()) for e in expressions]
+    for kind in BALANCED_KINDS:
+        share = float(np.mean([has_form(t, kind) for t in negatives])) if negatives else 0.0
+        target = min(0.99, factor * share)
+        live = [(r, j) for r, row in enumerate(derived) for j, text in enumerate(row)
+                if (r, j) not in drop and text not in human[r]]
+        total = sum(len(h) for h in human) + len(live)
+        formed = [(r, j) for r, j in live if has_form(derived[r][j], kind)]
+        count = sum(has_form(t, kind) for h in human for t in h) + len(formed)
+        before = count / total if total else 0.0
+        # (count - d) / (total - d) <= target  <=>  d >= (count - target * total) / (1 - target)
+        need = int(np.ceil((count - target * total) / (1.0 - target))) if total and before > target else 0
+        gone = sorted(formed, key=lambda rj: (-rj[1], -rj[0]))[: max(0, min(need, len(formed)))]
+        drop |= set(gone)
+        report[kind] = {"negative_share": share, "positive_share_before": before,
+                        "positive_share_after": (count - len(gone)) / (total - len(gone)) if total > len(gone) else 0.0,
+                        "derived_dropped": len(gone)}
+    return drop, report
 
 
 def _edit_rows(ds: Dataset) -> list[dict[str, Any]]:
@@ -147,14 +223,79 @@ def positive_form(text: str, kind: str = "") -> str:
 
 PREDICTABILITY_NOTE = "predictability"
 
+BALANCE_MODES: tuple[str, ...] = ("rate", "referent", "split", "off")
+"""The lexical balance: ``referent`` (a referent's negatives of a balanced kind at most its
+positives of the form), ``split`` (the same counted over the split), ``rate`` (``referent``,
+then derived positives dropped until the form is no more common among the split's positives
+than among its negatives: :func:`match_form_rates`), or ``off``."""
+BALANCED_KINDS: tuple[str, ...] = ("negation", "state")
+"""The kinds balanced: every text of theirs carries a form word (:func:`has_form`)."""
+_NEGATION = re.compile(r"(?i)\b(not|without|no|never|n't)\b|n't\b")
 
-def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: AdversarialFilter, matched: bool = True,
-                               limit: int | None = None) -> tuple[Dataset, dict[str, Any]]:
+
+def has_form(text: str, kind: str) -> bool:
+    """Whether ``text`` carries the form word of the balanced ``kind``: a negation word for
+    ``negation``, a state or posture word for ``state``."""
+    if kind == "negation":
+        return bool(_NEGATION.search(text))
+    if kind == "state":
+        return bool(set(re.findall(r"[a-z]+", text.lower())) & _state_words())
+    raise ValueError(f"has_form: {kind!r} is not one of {BALANCED_KINDS}")
+
+
+def form_positives(table) -> dict[str, np.ndarray]:
+    """Per balanced kind, per row: how many of the row's positives (its expressions and
+    ``views.derived`` texts, distinct) carry the kind's form word."""
+    expressions = table.column("expressions").to_pylist()
+    derived: list[list[str]] = [[] for _ in expressions]
+    if "views" in table.column_names:
+        for r, views in enumerate(table.column("views").to_pylist()):
+            derived[r] = [d["text"] for d in (views or {}).get("derived") or ()]
+    texts = [list(dict.fromkeys([*(e or ()), *d])) for e, d in zip(expressions, derived, strict=True)]
+    return {kind: np.asarray([sum(has_form(t, kind) for t in row) for row in texts], np.int64)
+            for kind in BALANCED_KINDS}
+
+
+def balance_mask(row_of: np.ndarray, kinds: np.ndarray, keep: np.ndarray, caps: dict[str, np.ndarray],
+                 mode: str) -> np.ndarray:
+    """Which kept entries the lexical balance leaves: per balanced kind, a row's first ``caps[kind][row]``
+    entries of the kind (``"referent"``), or the kind's ``caps[kind].sum()`` entries over the whole
+    table, taken in order of their rank within their row and then by row (``"split"``: every row
+    its best one before any its second)."""
+    if mode not in BALANCE_MODES:
+        raise ValueError(f"balance={mode!r}: choose one of {', '.join(BALANCE_MODES)}")
+    out = keep.copy()
+    if mode == "rate":
+        mode = "referent"  # its count step; match_form_rates does the rest
+    if mode == "off" or not len(row_of):
+        return out
+    rows = len(next(iter(caps.values())))
+    for kind, cap in caps.items():
+        mine = keep & (kinds == kind)
+        if not mine.any():
+            continue
+        rank = _rank_in_row(row_of, mine, rows)  # position among the row's kept entries of the kind
+        idx = np.nonzero(mine)[0]
+        if mode == "referent":
+            out[idx[rank[idx] >= cap[row_of[idx]]]] = False
+        else:
+            order = idx[np.lexsort((row_of[idx], rank[idx]))]
+            out[order[int(cap.sum()):]] = False
+    return out
+
+
+def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: AdversarialFilter | None,
+                               matched: bool = True, limit: int | None = None, balance: str = "off",
+                               balance_report: dict[str, Any] | None = None) -> tuple[Dataset, dict[str, Any]]:
     """Drop the generated negatives the filter finds predictable, stamp ``predictability`` on the
-    rest (in ``reason``: "...; predictability 0.43"), and keep each row's first ``limit`` (None:
-    all). ``matched``: compare a kind with the positives of its form where there are enough
-    (:func:`positive_form`). Column-wise in Arrow: a RefCOCO-sized pool costs seconds.
-    Returns the dataset and the per-kind report."""
+    rest (in ``reason``: "...; predictability 0.43"), apply the lexical balance (``balance``, one
+    of :data:`BALANCE_MODES`, module docstring) and keep each row's first ``limit`` (None: all).
+    ``adversarial=None``: the balance and the cut only. ``matched``: compare a kind with the
+    positives of its form where there are enough (:func:`positive_form`). Column-wise in Arrow: a
+    RefCOCO-sized pool costs seconds. Returns the dataset and the filter's per-kind report; the
+    balance's (per balanced kind: ``positives`` of its form, ``pool`` entries after the filter,
+    ``published_unbalanced`` and ``published`` after the cut without and with the balance) is
+    written into ``balance_report`` when given."""
     if ds._indices is not None:
         ds = ds.flatten_indices()
     table = ds.data
@@ -164,10 +305,18 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
     kinds = np.asarray(flat.field("kind").to_pylist(), dtype=object)
     texts = np.asarray(flat.field("text").to_pylist(), dtype=object)
     groups = np.asarray(table.column("image_id").to_pylist() if "image_id" in ds.column_names else range(len(ds)))
+    if adversarial is None:
+        keep = np.ones(len(flat), bool)
+        score = np.full(len(flat), np.nan, np.float32)
+        keep = _balanced_cut(table, row_of, kinds, texts, keep, balance, limit, len(ds), balance_report)
+        column, verified = _kept_negatives(flat, row_of, keep, score, len(ds))
+        return _replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
+                                {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")}), {}
     generated = np.isin(kinds, list(adversarial.kinds))
     pair_codes, pairs = pd.factorize(pd.Series(kinds[generated]) + "\x00" + pd.Series(texts[generated]))
     if not len(pairs):
-        return (first_negatives(ds, limit) if limit is not None else ds), {}
+        return adversarial_filter_dataset(ds, embedder=embedder, adversarial=None, limit=limit, balance=balance,
+                                          balance_report=balance_report), {}
     first = np.unique(pair_codes, return_index=True)[1]
     gen_rows = row_of[generated]
     pair_kind = kinds[generated][first]
@@ -183,8 +332,7 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
     keep[generated] = result.keep[pair_codes]
     score = np.full(len(flat), np.nan, np.float32)
     score[generated] = result.predictability[pair_codes]
-    if limit is not None:
-        keep &= _rank_in_row(row_of, keep, len(ds)) < limit
+    keep = _balanced_cut(table, row_of, kinds, texts, keep, balance, limit, len(ds), balance_report)
     column, verified = _kept_negatives(flat, row_of, keep, score, len(ds))
     out = _replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
                            {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})
@@ -193,6 +341,57 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
         gone = np.nonzero((pair_kind == kind) & ~result.keep)[0][:10]
         part["dropped_examples"] = [[pair_text[i], round(float(result.predictability[i]), 3)] for i in gone]
     return out, report
+
+
+def _balanced_cut(table, row_of: np.ndarray, kinds: np.ndarray, texts: np.ndarray, keep: np.ndarray, balance: str,
+                  limit: int | None, rows: int, report: dict[str, Any] | None) -> np.ndarray:
+    """``keep`` after the lexical balance and the cut to each row's first ``limit``; the counts in
+    ``report``. ``rate``: after the per-referent caps, a balanced kind whose form word is more than
+    :data:`NEGATIVE_RATE_FACTOR` times as common among the published negatives as among the positives
+    keeps fewer of its negatives (every row its first before any its second), the freed slots
+    refilled; the positive side is :func:`match_form_rates`'s."""
+    def cut(mask: np.ndarray) -> np.ndarray:
+        return mask & (_rank_in_row(row_of, mask, rows) < limit) if limit is not None else mask
+
+    if balance == "off":
+        return cut(keep)
+    caps = form_positives(table)
+    balanced = cut(balance_mask(row_of, kinds, keep, caps, balance))
+    if balance == "rate":
+        trimmed = keep.copy()
+        totals = _positive_counts(table)
+        for kind, cap in caps.items():
+            pos_share = cap.sum() / max(totals.sum(), 1)
+            idx = np.nonzero(balanced)[0]
+            codes, distinct = pd.factorize(pd.Series(texts[idx], dtype=object))  # each distinct text once
+            formed = np.fromiter((has_form(t, kind) for t in distinct), bool, count=len(distinct))[codes]
+            target = NEGATIVE_RATE_FACTOR * pos_share
+            excess = int(np.ceil(formed.sum() - target * len(idx)))
+            mine = balanced & (kinds == kind)
+            if excess <= 0 or not mine.any():
+                continue
+            rank = _rank_in_row(row_of, mine, rows)
+            own = np.nonzero(mine)[0]
+            order = own[np.lexsort((row_of[own], rank[own]))]
+            trimmed[order[max(0, len(order) - excess):]] = False
+            balanced = cut(balance_mask(row_of, kinds, trimmed, caps, balance))
+    if report is not None:
+        plain = cut(keep)
+        for kind, cap in caps.items():
+            mine = kinds == kind
+            report[kind] = {"positives": int(cap.sum()), "pool": int((keep & mine).sum()),
+                            "published_unbalanced": int((plain & mine).sum()),
+                            "published": int((balanced & mine).sum())}
+        report["all"] = {"published_unbalanced": int(plain.sum()), "published": int(balanced.sum())}
+    return balanced
+
+
+def _positive_counts(table) -> np.ndarray:
+    """Per row, its distinct positives (expressions and ``views.derived`` texts)."""
+    expressions = table.column("expressions").to_pylist()
+    views = table.column("views").to_pylist() if "views" in table.column_names else [None] * len(expressions)
+    return np.asarray([len(dict.fromkeys([*(e or ()), *(d["text"] for d in (v or {}).get("derived") or ())]))
+                       for e, v in zip(expressions, views, strict=True)], np.int64)
 
 
 def _positives(table, groups: np.ndarray) -> tuple[list[str], list[str], list[Any]]:
