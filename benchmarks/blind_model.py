@@ -641,9 +641,9 @@ def published_table(real: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         rows.append(["all", *(f"{dev[m]['auc_all']:.3f} ({dev[m]['negatives']})" for m in modes)])
         rows.append(["derived positives", *(dev[m]["derived_positives"] for m in modes)])
         parts += [format_table(rows, ["kind", "balance off", "per referent", "per split", "rate (default)"],
-                               title=f"published (dev file, the rewrites both filters kept, per object): one blind "
-                                     f"model, all positives (human + derived) against all published negatives, AUC "
-                                     f"per kind (negatives published), per form_balance")]
+                               title="published (dev file, the rewrites both filters kept, per object): one blind "
+                                     "model, all positives (human + derived) against all published negatives, AUC "
+                                     "per kind (negatives published), per form_balance")]
     for run in runs:
         rows = [[k, run["published_by_kind"].get(k, 0), r["negatives"], f"{r['auc']:.3f}"] for k, r in run["kinds"].items()]
         rows.append(["all", sum(run["published_by_kind"].values()), run["negatives"], f"{run['auc_all']:.3f}"])
