@@ -72,7 +72,7 @@ def _by_key(attributes: Iterable[Attribute], *, positive: bool) -> dict[tuple[st
 # landmarks may be one object. Every memo is of a pure function, so the findings are the ones the
 # plain computation gives (tests/test_contrast_fast.py checks them against it); each is emptied
 # at its limit.
-_CACHE_LIMIT = 150_000
+_CACHE_LIMIT = 100_000
 _UNSEEN = object()
 _SKIPPED_KINDS = frozenset({"color", "ordinal", "extreme"})
 

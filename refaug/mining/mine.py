@@ -20,6 +20,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from refaug.clusters import ClusterClassifier
+from refaug.contrast.compare import clear_caches as clear_comparison_caches
 from refaug.embed import Embedder
 from refaug.errors import check_choice
 from refaug.mining.candidates import Candidates, Selected
@@ -218,7 +219,10 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
                                  num_negatives=num_negatives, diversity=diversity, ranking=ranking,
                                  plausibility=plausibility))
         # Freed before the next chunk is gathered and judged, not when it replaces them: one
-        # chunk's candidates, findings and notes (hundreds of MB) in memory at a time, not two.
+        # chunk's candidates, findings and notes (hundreds of MB) in memory at a time, not two;
+        # and the comparison's memos with them (rebuilt in about a second a chunk), so they do
+        # not pile up over a run of RefCOCO's size (benchmarks/results/end_to_end_full.md).
         del parts, flat, judgement, verification, plausibility
+        clear_comparison_caches()
     return Selected.concat(chosen), counts
 
