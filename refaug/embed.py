@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -114,7 +114,13 @@ class EmbeddingCache:
         """Return the cached vectors of those ``texts`` that are in the cache."""
         found: dict[str, np.ndarray] = {}
         keys = {_text_key(t): t for t in texts}
-        key_list = list(keys)
+        for key, vector in self._rows(model, list(keys)):
+            if dim is None or vector.shape[0] == dim:
+                found[keys[key]] = vector
+        return found
+
+    def _rows(self, model: str, key_list: list[bytes]) -> Iterator[tuple[bytes, np.ndarray]]:
+        """The (key, vector) of each of ``key_list`` cached under ``model``, in chunks of SQL parameters."""
         with self._connect() as db:
             for start in range(0, len(key_list), _SQL_CHUNK):
                 part = key_list[start : start + _SQL_CHUNK]
@@ -124,10 +130,7 @@ class EmbeddingCache:
                     [model, *part],
                 )
                 for key, blob in rows:
-                    vector = np.frombuffer(blob, dtype=np.float32)
-                    if dim is None or vector.shape[0] == dim:
-                        found[keys[bytes(key)]] = vector
-        return found
+                    yield bytes(key), np.frombuffer(blob, dtype=np.float32)
 
     def get_matrix(self, model: str, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
         """The cached vectors of ``texts`` as one float32 matrix (row i: ``texts[i]``; None when
@@ -136,27 +139,17 @@ class EmbeddingCache:
         rows_of: dict[bytes, list[int]] = {}
         for i, t in enumerate(texts):
             rows_of.setdefault(_text_key(t), []).append(i)
-        key_list = list(rows_of)
         out: np.ndarray | None = None
         found = np.zeros(len(texts), bool)
-        with self._connect() as db:
-            for start in range(0, len(key_list), _SQL_CHUNK):
-                part = key_list[start : start + _SQL_CHUNK]
-                marks = ",".join("?" * len(part))
-                rows = db.execute(
-                    f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})",
-                    [model, *part],
-                )
-                for key, blob in rows:
-                    vector = np.frombuffer(blob, dtype=np.float32)
-                    if out is None:
-                        out = np.empty((len(texts), vector.shape[0]), np.float32)
-                    elif vector.shape[0] != out.shape[1]:
-                        raise ValueError(f"the embedding cache {self.path} holds vectors of {vector.shape[0]} and "
-                                         f"{out.shape[1]} dimensions under the model {model!r}; delete it")
-                    where = rows_of[bytes(key)]
-                    out[where] = vector
-                    found[where] = True
+        for key, vector in self._rows(model, list(rows_of)):
+            if out is None:
+                out = np.empty((len(texts), vector.shape[0]), np.float32)
+            elif vector.shape[0] != out.shape[1]:
+                raise ValueError(f"the embedding cache {self.path} holds vectors of {vector.shape[0]} and "
+                                 f"{out.shape[1]} dimensions under the model {model!r}; delete it")
+            where = rows_of[key]
+            out[where] = vector
+            found[where] = True
         return out, found
 
     def put(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:

@@ -248,14 +248,38 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
                              **blind}
     if blind.get("adversarial"):
         context.stats["mine"]["dropped"]["adversarial"] = sum(k["dropped"] for k in blind["adversarial"].values())
+    _release_judgement_memos()
     return out
 
 
+def _release_judgement_memos() -> None:
+    """Empty the comparison memos once mining is done (they only save time within it), so that
+    publishing does not run with them held (hundreds of MB at RefCOCO's size)."""
+    import gc
+
+    from refaug.clusters import contrast
+    from refaug.contrast.compare import clear_caches
+
+    contrast._COMPARED.clear()
+    clear_caches()
+    gc.collect()
+
+
+POOL_CAP = 2.0
+"""The most times ``num_negatives`` that mining finds per referent for the blind-model defences.
+They drop only generated kinds (at most ``adversarial_max_share`` of each), and generated kinds are
+about a tenth of what a referent publishes (at 1/8 of RefCOCO's size 20k of 188k; the rest is
+mined: benchmarks/results/blind_model.json ``run_balance``), so twice the pool refills the slots
+they empty; a 4x pool held 120 candidates' records per referent through mining, for about 1.5 GB
+more at RefCOCO's size."""
+
+
 def pool_size(num_negatives: int, max_share: float) -> int:
-    """How many negatives mining finds per referent when the adversarial filter is on: enough that
-    the first ``num_negatives`` survive even where it drops ``max_share`` of every one (at most 4x);
-    the first ``num_negatives`` left after it are kept (the mine stats' ``short`` counts the others)."""
-    return int(np.ceil(num_negatives / max(1.0 - max_share, 0.25)))
+    """How many negatives mining finds per referent when the blind-model defences are on: enough
+    that the first ``num_negatives`` survive where they drop ``max_share`` of them, at most
+    ``POOL_CAP`` times as many; the first ``num_negatives`` left after them are kept (the mine
+    stats' ``short`` counts the others)."""
+    return int(np.ceil(num_negatives * min(1.0 / max(1.0 - max_share, 1e-9), POOL_CAP)))
 
 
 def build_adversarial(config: RunConfig):
