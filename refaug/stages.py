@@ -270,8 +270,8 @@ POOL_CAP = 2.0
 They drop only generated kinds (at most ``adversarial_max_share`` of each), and generated kinds are
 about a tenth of what a referent publishes (at 1/8 of RefCOCO's size 20k of 188k; the rest is
 mined: benchmarks/results/blind_model.json ``run_balance``), so twice the pool refills the slots
-they empty; a 4x pool held 120 candidates' records per referent through mining, for about 1.5 GB
-more at RefCOCO's size."""
+they empty (at RefCOCO's size 225 of 50,308 referents end short: the mine stats in
+benchmarks/results/end_to_end_full.json)."""
 
 
 def pool_size(num_negatives: int, max_share: float) -> int:

@@ -360,3 +360,17 @@ def test_rate_balance_trims_and_refills_when_the_share_is_too_high():
     referent, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
                                              balance="referent")
     assert [n["text"] for n in referent[0]["hard_negatives"]] == ["dog standing", "dog lying", "cat on sofa"]
+
+
+def test_refill_gives_short_rows_their_least_predictable_spares_and_leaves_full_rows_alone():
+    from refaug.plausibility.published import _refill
+
+    # three rows of negatives in rank order; row 0 kept 2 of limit 3, row 1 is full, row 2 kept none
+    row_of = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+    keep = np.array([1, 0, 1, 0, 1, 1, 1, 0, 0, 0], bool)
+    spare = np.array([0, 1, 0, 1, 0, 0, 0, 1, 1, 1], bool)
+    score = np.array([0, .9, 0, .4, 0, 0, 0, .1, .7, .2])
+    taken = _refill(row_of, keep, spare, score, limit=3, rows=3)
+    assert sorted(taken.tolist()) == [3, 8, 9]  # row 0: the 0.4 spare, not the 0.9; row 1: none; row 2: both
+    assert _refill(row_of, keep, spare, score, limit=None, rows=3).tolist() == []
+    assert _refill(row_of, keep, np.zeros(10, bool), score, limit=3, rows=3).tolist() == []

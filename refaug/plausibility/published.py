@@ -333,10 +333,14 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
     score = np.full(len(flat), np.nan, np.float32)
     score[generated] = result.predictability[pair_codes]
     keep = _balanced_cut(table, row_of, kinds, texts, keep, balance, limit, len(ds), balance_report)
+    refilled = _refill(row_of, keep, generated & ~keep, score, limit, len(ds))
+    keep[refilled] = True
     column, verified = _kept_negatives(flat, row_of, keep, score, len(ds))
     out = _replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
                            {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})
     report = result.to_dict()
+    for kind, part in report.items():
+        part["refilled"] = int((kinds[refilled] == kind).sum())
     for kind, part in report.items():
         gone = np.nonzero((pair_kind == kind) & ~result.keep)[0][:10]
         part["dropped_examples"] = [[pair_text[i], round(float(result.predictability[i]), 3)] for i in gone]
@@ -384,6 +388,28 @@ def _balanced_cut(table, row_of: np.ndarray, kinds: np.ndarray, texts: np.ndarra
                             "published": int((balanced & mine).sum())}
         report["all"] = {"published_unbalanced": int(plain.sum()), "published": int(balanced.sum())}
     return balanced
+
+
+def _refill(row_of: np.ndarray, keep: np.ndarray, spare: np.ndarray, score: np.ndarray, limit: int | None,
+            rows: int) -> np.ndarray:
+    """The entries that fill the rows left with fewer than ``limit`` after the filter, the balance
+    and the cut: of each short row's ``spare`` entries (the generated negatives not kept, all
+    verified negatives of the referent), the least predictable first, as many as it lacks. Mining's
+    pool is at most ``POOL_CAP`` times ``num_negatives`` (refaug.stages), so a referent whose pool is
+    mostly generated text (small synthetic scenes; 225 of RefCOCO's 50,308 referents) would otherwise
+    end short; the filter's share dropped holds over the run, not in every row. Indices into the flat
+    negatives."""
+    if limit is None or not spare.any():
+        return np.zeros(0, np.int64)
+    need = np.maximum(limit - np.bincount(row_of[keep], minlength=rows), 0)
+    candidates = np.nonzero(spare & (need[row_of] > 0))[0]
+    if not len(candidates):
+        return candidates
+    order = candidates[np.lexsort((score[candidates], row_of[candidates]))]  # by row, least predictable first
+    row = row_of[order]
+    starts = np.r_[0, np.nonzero(np.diff(row))[0] + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return order[position < need[row]]
 
 
 def _positive_counts(table) -> np.ndarray:
