@@ -119,21 +119,12 @@ def embedding_auc(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_g
 def embedding_oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: list[str], *,
                   seed: int) -> tuple[float, np.ndarray]:
     """The out-of-fold AUC and the out-of-fold decision values of the negatives (higher: more
-    positive-looking)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-
-    groups = np.asarray(pos_groups + neg_groups)
-    folds = min(FOLDS, len(set(groups.tolist())))
+    positive-looking); NaN where there are too few negatives or image groups for the folds."""
+    folds = min(FOLDS, len(set(pos_groups + neg_groups)))
     if len(neg) < FOLDS or folds < 2:
         return float("nan"), np.full(len(neg), np.nan)
-    x = np.vstack([pos, neg])
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y, groups):
-        model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(x[train], y[train])
-        oof[test] = model.decision_function(x[test])
-    return auc(oof[y == 1], oof[y == 0]), oof[y == 0]
+    value, negatives, _ = _oof(pos, pos_groups, neg, neg_groups, seed=seed, folds=folds)
+    return value, negatives
 
 
 def negated_positives(objects: list[dict[str, Any]], negatives: list[dict[str, Any]], *,
@@ -237,8 +228,9 @@ def joint_auc(pos: list[tuple[str, Any]], neg: list[tuple[str, str, Any]], vecto
 
 
 def _oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: list[str], *,
-         seed: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """Like :func:`embedding_oof`, also returning the positives' out-of-fold decision values."""
+         seed: int, folds: int = FOLDS) -> tuple[float, np.ndarray, np.ndarray]:
+    """A logistic regression on the embeddings, ``folds`` folds grouped by image: the out-of-fold
+    AUC and the negatives' and the positives' out-of-fold decision values."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
@@ -246,7 +238,7 @@ def _oof(pos: np.ndarray, pos_groups: list[str], neg: np.ndarray, neg_groups: li
     x = np.vstack([pos, neg])
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(x, y, groups):
+    for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y, groups):
         model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(x[train], y[train])
         oof[test] = model.decision_function(x[test])
     return auc(oof[y == 1], oof[y == 0]), oof[y == 0], oof[y == 1]
@@ -353,10 +345,7 @@ def run_balance_benchmark(run: Path, *, seed: int, work: Path) -> dict[str, Any]
         rows, reports = [], {}
         for k, pool in enumerate(pools):
             mined, reports[k] = stages.blind_model_defences(pool, chosen, embedder, adversarial)
-            for r in mined.select_columns(["image_id", "expressions", "views", "hard_negatives"]):
-                rows.append({"image_id": r["image_id"], "expressions": r["expressions"],
-                             "derived": [d["text"] for d in ((r["views"] or {}).get("derived") or ())],
-                             "negatives": [[n["text"], n["kind"]] for n in r["hard_negatives"]]})
+            rows += published_rows(mined)
         merged = stages._merge_blind(reports)
         path = work / f"published-{mode}.json"
         path.write_text(json.dumps(rows))
@@ -369,6 +358,15 @@ def run_balance_benchmark(run: Path, *, seed: int, work: Path) -> dict[str, Any]
     return out
 
 
+def published_rows(ds) -> list[dict[str, Any]]:
+    """A mined or published dataset's rows as ``{image_id, expressions, derived, negatives:
+    [[text, kind], ...]}``."""
+    return [{"image_id": r["image_id"], "expressions": r["expressions"],
+             "derived": [d["text"] for d in ((r["views"] or {}).get("derived") or ())],
+             "negatives": [[n["text"], n["kind"]] for n in r["hard_negatives"]]}
+            for r in ds.select_columns(["image_id", "expressions", "views", "hard_negatives"])]
+
+
 def published_benchmark(path: Path, *, embedder: Embedder, seed: int) -> dict[str, Any]:
     """:func:`joint_auc` on a run's published rows: a ``save_to_disk`` folder (a run's
     ``publish/dataset``, or a stage's output) or a JSON list of ``{image_id, expressions,
@@ -379,12 +377,7 @@ def published_benchmark(path: Path, *, embedder: Embedder, seed: int) -> dict[st
         from datasets import Dataset, load_from_disk
 
         data = load_from_disk(str(path))
-        rows = []
-        for ds in ([data] if isinstance(data, Dataset) else data.values()):
-            for r in ds.select_columns(["image_id", "expressions", "views", "hard_negatives"]):
-                rows.append({"image_id": r["image_id"], "expressions": r["expressions"],
-                             "derived": [d["text"] for d in ((r["views"] or {}).get("derived") or ())],
-                             "negatives": [[n["text"], n["kind"]] for n in r["hard_negatives"]]})
+        rows = [row for ds in ([data] if isinstance(data, Dataset) else data.values()) for row in published_rows(ds)]
     pos = list({t: (t, r["image_id"]) for r in rows for t in [*r["expressions"], *r["derived"]]}.values())
     neg = list({(t, k): (t, k, r["image_id"]) for r in rows for t, k in r["negatives"]}.values())
     texts = list(dict.fromkeys([t for t, _ in pos] + [t for t, _, _ in neg]))

@@ -126,8 +126,9 @@ def intended_only(kind: str, detail: str, source: str, output: str) -> bool:
     return len(changed) <= 4
 
 
-def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
-    heads = [
+def _heads(doc, not_entities: frozenset[str]) -> list:
+    """The expression's head nouns: nouns and proper nouns, not compounds, attributes or ``not_entities``."""
+    return [
         t
         for t in doc
         if t.pos_ in ("NOUN", "PROPN")
@@ -135,7 +136,10 @@ def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
         and lx.attribute_kind(t.lower_) is None
         and t.lower_ not in not_entities
     ]
-    return len(heads) >= 2
+
+
+def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
+    return len(_heads(doc, not_entities)) >= 2
 
 
 def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
@@ -143,12 +147,8 @@ def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
 
     heads = [
         t
-        for t in doc
-        if t.pos_ in ("NOUN", "PROPN")
-        and t.dep_ != "compound"
-        and lx.attribute_kind(t.lower_) is None
-        and t.lower_ not in not_entities
-        and not {t.lower_, t.lemma_.lower()} & (WORN | PARTS | PLACES | lx.MASS_NOUNS)
+        for t in _heads(doc, not_entities)
+        if not {t.lower_, t.lemma_.lower()} & (WORN | PARTS | PLACES | lx.MASS_NOUNS)
         and not any(c.dep_ == "det" and c.lower_ == "no" for c in t.children)
     ]
     return len(heads) >= 2
@@ -157,14 +157,7 @@ def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
 def names_two_countable_objects(doc, not_entities: frozenset[str]) -> bool:
     from refaug.rewrite.swap_pairs import COUNTABLE, animate
 
-    heads = [
-        t
-        for t in doc
-        if t.pos_ in ("NOUN", "PROPN")
-        and t.dep_ != "compound"
-        and lx.attribute_kind(t.lower_) is None
-        and t.lower_ not in not_entities
-    ]
+    heads = _heads(doc, not_entities)
     for i, one in enumerate(heads):
         for two in heads[i + 1 :]:
             if two in one.conjuncts:

@@ -218,7 +218,7 @@ def positive_form(text: str, kind: str = "") -> str:
     negative, ``state`` for an expression with a state or posture word, else ``""``."""
     if kind == NEGATED_NEGATIVE:
         return "negation"
-    return "state" if set(re.findall(r"[a-z]+", text.lower())) & _state_words() else ""
+    return "state" if has_form(text, "state") else ""
 
 
 PREDICTABILITY_NOTE = "predictability"
@@ -474,16 +474,3 @@ def _kept_negatives(flat: pa.StructArray, row_of: np.ndarray, keep: np.ndarray, 
     verified = np.bincount(row_of[index][np.asarray(kept.field("verified_by").to_pylist(), dtype=object) != "none"],
                            minlength=rows).astype(np.int32)
     return pa.ListArray.from_arrays(offsets, struct), verified
-
-
-def first_negatives(ds: Dataset, n: int) -> Dataset:
-    """Each row's first ``n`` hard negatives (rank order), ``num_verified`` counted again."""
-    if ds._indices is not None:
-        ds = ds.flatten_indices()
-    negatives = ds.data.column("hard_negatives").combine_chunks()
-    flat = pc.list_flatten(negatives)
-    row_of = np.asarray(pc.list_parent_indices(negatives))
-    keep = _rank_in_row(row_of, np.ones(len(flat), bool), len(ds)) < n
-    column, verified = _kept_negatives(flat, row_of, keep, np.full(len(flat), np.nan, np.float32), len(ds))
-    return _replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
-                            {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})

@@ -46,14 +46,14 @@ WORN = lx.CLOTHING | lx.ACCESSORIES | {
     "beanie", "necktie", "bracelet", "ring", "sandals", "heels", "cape", "hoodie", "visor",
     "headphones", "lanyard", "badge", "apron", "blazer", "cardigan", "leggings", "tank",
 }  # fmt: skip
-# People words the lexicon lacks (its PERSON_NOUNS covers the common ones).
-MORE_PEOPLE = frozenset(
+# The lexicon's people words and those it lacks (its PERSON_NOUNS covers the common ones).
+PEOPLE = lx.PERSON_NOUNS | frozenset(
     {"teen", "teens", "spectator", "spectators", "skater", "snowboarder", "passenger",
      "pedestrian", "customer", "infant", "grandma", "grandpa", "grandmother", "grandfather",
-     "husband", "wife", "uncle", "aunt", "player", "athlete", "coach", "referee",
+     "husband", "wife", "uncle", "aunt", "athlete", "coach", "referee",
      "vendor", "tourist", "policeman", "fireman", "nurse", "doctor", "clown", "cowboy",
-     "female", "male", "youngster", "kiddo", "fellow", "mom", "dad", "ma", "mama", "papa",
-     "baseman", "fielder", "hitter", "goalie", "jockey", "rider", "surfer", "kid"}
+     "female", "male", "youngster", "kiddo", "fellow", "ma", "mama", "papa",
+     "baseman", "fielder", "hitter", "goalie", "jockey"}
 )  # fmt: skip
 # Places that hold a scene: they swap only with each other ("a zoo next to zebra in a
 # giraffe" is no foil; "in the kitchen near the hall" -> "in the hall near the kitchen" is).
@@ -378,13 +378,7 @@ def animate(token: Token) -> bool:
     lemma = token.lemma_.lower()
     if any(c.lower_ in TOY_WORDS for c in token.lefts):
         return False  # "a teddy bear"
-    return (
-        lemma in lx.PERSON_NOUNS
-        or lemma in lx.ANIMAL_NOUNS
-        or token.lower_ in lx.PERSON_NOUNS
-        or lemma in MORE_PEOPLE
-        or token.lower_ in MORE_PEOPLE
-    )
+    return lemma in PEOPLE or lemma in lx.ANIMAL_NOUNS or token.lower_ in PEOPLE
 
 
 def agents_stay_animate(first: Token, second: Token, spans=None) -> bool:
