@@ -257,11 +257,9 @@ def _release_judgement_memos() -> None:
     publishing does not run with them held (hundreds of MB at RefCOCO's size)."""
     import gc
 
-    from refaug.clusters import contrast
-    from refaug.contrast.compare import clear_caches
+    from refaug.clusters.contrast import clear_memos
 
-    contrast._COMPARED.clear()
-    clear_caches()
+    clear_memos()
     gc.collect()
 
 

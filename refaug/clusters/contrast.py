@@ -56,6 +56,15 @@ _COMPARED: dict[tuple[Description, Description], list[Any]] = {}
 _COMPARED_LIMIT = 500_000
 
 
+def clear_memos() -> None:
+    """Empty this process's memos of compared pairs and :func:`refaug.contrast.compare.compare`'s
+    own (they only save time; the findings stay the same)."""
+    from refaug.contrast.compare import clear_caches
+
+    _COMPARED.clear()
+    clear_caches()
+
+
 class ContrastMethod(JudgementMethod):
     name = "contrast"
     # P(same referent) at 0.5: the balanced logistic model's own decision point (its
