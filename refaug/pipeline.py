@@ -24,8 +24,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -50,6 +48,7 @@ from refaug.run_context import (
     Stage,
     StageFn,
     StageProgress,
+    deferred_interrupt,
 )
 from refaug.stages import (
     classify_stage,
@@ -96,27 +95,6 @@ def default_stages() -> tuple[Stage, ...]:
         Stage("classify", CLASSIFY_FIELDS, classify_stage),
         Stage("mine", MINE_FIELDS, mine_stage),
     )
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Let the block finish before a Ctrl-C (SIGINT) takes effect, then raise KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
-        received.append(signum)
-        logger.warning("interrupt received: finishing the current write, then stopping")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _save_atomic(ds: Dataset, target: Path, done: dict[str, Any]) -> None:
@@ -284,6 +262,7 @@ class Pipeline:
                         ds = load_from_disk(str(folder / "data"))
                     context.stats[stage.name] = done.get("stats", {})
                 else:
+                    context.input_fingerprint = previous
                     ds = self._run_one(stage, ds, context, folder, fingerprint)
                 status = "cached" if cached else "ran"
                 progress.finish(len(ds), status)

@@ -12,7 +12,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from tqdm.auto import tqdm
 
 from refaug.config import RunConfig
 from refaug.executors import Executor, LocalExecutor
+
+logger = logging.getLogger(__name__)
 
 StageFn = Callable[[Dataset | None, RunConfig, "RunContext"], Dataset | None]
 
@@ -36,6 +42,9 @@ CLASSIFY_FIELDS = ("method", "threshold")
 MINE_FIELDS = ("num_negatives", "mining_sources", "same_class", "max_similarity", "relative_margin",
                "require_verified", "selection", "similarity_floor", "diversity", "no_target_per_image", "plausibility",
                "adversarial_auc", "adversarial_max_share", "adversarial_models", "negated_positives", "form_balance", "seed")
+# Of MINE_FIELDS, the blind-model defences' own: they act on the mined pools of all splits at once
+# (refaug.stages.blind_model_defences), so a change to one of them re-runs no split's mining.
+DEFENCE_FIELDS = ("adversarial_auc", "adversarial_max_share", "adversarial_models", "negated_positives", "form_balance")
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,9 @@ class RunContext:
             the stage shows its own).
         executor: how stages apply their batch work (default :class:`LocalExecutor`: this
             process; the runner passes the one ``config.executor`` names).
+        input_fingerprint: the fingerprint of the running stage's input (the chain of the stages
+            before it, set by the runner; None outside one): what a stage's own checkpoints are
+            keyed by.
     """
 
     out: Path
@@ -109,7 +121,29 @@ class RunContext:
     show_progress: bool = True
     progress: StageProgress | None = None
     executor: Executor = field(default_factory=LocalExecutor)
+    input_fingerprint: str | None = None
 
     @property
     def cache(self) -> Path:
         return self.out / "cache"
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Let the block finish before a Ctrl-C (SIGINT) takes effect, then raise KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        received.append(signum)
+        logger.warning("interrupt received: finishing the current write, then stopping")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

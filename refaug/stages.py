@@ -10,7 +10,9 @@ the work lives in :mod:`refaug.data`, :mod:`refaug.views`, :mod:`refaug.rewrite`
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections import Counter
 from typing import Any
 
@@ -28,7 +30,14 @@ from datasets import (
 from refaug.config import RunConfig
 from refaug.records import CANDIDATE_FEATURE
 from refaug.rewrite.registry import REWRITER_NAMES  # noqa: F401 - kept as an import path
-from refaug.run_context import RunContext
+from refaug.run_context import (
+    CLASSIFY_FIELDS,
+    DEFENCE_FIELDS,
+    EMBED_FIELDS,
+    MINE_FIELDS,
+    RunContext,
+    deferred_interrupt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +202,11 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     """Hard negatives per split (no negative crosses a split boundary), and the images' no-target
-    expressions (``no_target`` column); the per-kind report and the no-target counts in the stats."""
+    expressions (``no_target`` column); then the blind-model defences, once over all splits; the
+    per-kind report and the no-target counts in the stats.
+
+    Each split's mined pool is checkpointed (:class:`MinedSplits`): a crash or Ctrl-C during a
+    later split, or a change to a defence's setting only, mines no finished split again."""
     from refaug.clusters import ClusterClassifier
     from refaug.mining import mine_hard_negatives
     from refaug.mining.no_target import no_target_stats
@@ -204,34 +217,39 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     # the lexical balance alone drops negation and state negatives: twice the pool refills their slots
     pool = pool_size(config.num_negatives, config.adversarial_max_share if adversarial is not None else 0.5) \
         if adversarial is not None or config.form_balance != "off" else config.num_negatives
-    parts, report, blind_reports = [], None, {}
+    checkpoints = MinedSplits(context.cache / "mine-splits", config, pool=pool,
+                              source=context.input_fingerprint or ds._fingerprint)
+    parts, report = [], None
     for split in sorted(set(ds["split"])):
         part = ds.filter(lambda s, split=split: s == split, input_columns="split")
-        mined, found = mine_hard_negatives(
-            part,
-            embedder=embedder,
-            num_negatives=pool,
-            sources=tuple(config.mining_sources),
-            same_class=config.same_class,
-            classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
-            max_similarity=config.max_similarity,
-            relative_margin=config.relative_margin,
-            require_verified=config.require_verified,
-            selection=config.selection,
-            similarity_floor=config.similarity_floor,
-            diversity=config.diversity,
-            seed=config.seed,
-            output_format="nested",
-            show_progress_bar=None if context.show_progress else False,
-            return_report=True,
-            no_target_per_image=config.no_target_per_image,
-            plausibility=config.plausibility,
-        )
-        mined, blind_reports[split] = blind_model_defences(mined, config, embedder, adversarial)
+        done = checkpoints.load(split, part)
+        if done is None:
+            mined, found = mine_hard_negatives(
+                part,
+                embedder=embedder,
+                num_negatives=pool,
+                sources=tuple(config.mining_sources),
+                same_class=config.same_class,
+                classifier=ClusterClassifier(config.method, threshold=config.threshold, embedder=embedder),
+                max_similarity=config.max_similarity,
+                relative_margin=config.relative_margin,
+                require_verified=config.require_verified,
+                selection=config.selection,
+                similarity_floor=config.similarity_floor,
+                diversity=config.diversity,
+                seed=config.seed,
+                output_format="nested",
+                show_progress_bar=None if context.show_progress else False,
+                return_report=True,
+                no_target_per_image=config.no_target_per_image,
+                plausibility=config.plausibility,
+            )
+            done = checkpoints.save(split, part, mined, found)  # read back memory-mapped
+        mined, found = done
         parts.append(mined)
         report = found if report is None else report.merge(found)
-    out = concatenate_datasets(parts)
-    blind = _merge_blind(blind_reports)
+    _release_judgement_memos()  # the defences and publishing need none of them
+    out, blind = blind_model_defences(concatenate_datasets(parts), config, embedder, adversarial)
     kept = Counter(n["kind"] for row in out["hard_negatives"] for n in row)
     by_kind = report.to_dict()["kinds"] if report is not None else {}
     dropped: Counter = Counter()
@@ -245,11 +263,66 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
                              "no_target": no_target_stats(out),
                              "plausibility": {"mode": config.plausibility,
                                               **(report.plausibility() if report else {})},
+                             "checkpointed_splits": checkpoints.reused,
                              **blind}
     if blind.get("adversarial"):
         context.stats["mine"]["dropped"]["adversarial"] = sum(k["dropped"] for k in blind["adversarial"].values())
-    _release_judgement_memos()
     return out
+
+
+# The fields that shape one split's mined pool; the blind-model defences' own settings are not
+# among them (they only move the pool's size, which the key holds): changing one of those
+# re-runs the defences over the checkpointed pools, not the mining.
+POOL_FIELDS = tuple(f for f in MINE_FIELDS if f not in DEFENCE_FIELDS) + EMBED_FIELDS + CLASSIFY_FIELDS
+
+
+class MinedSplits:
+    """The mine stage's checkpoint: each split's mined pool and report, under
+    ``<run>/cache/mine-splits/<split>-<key>``, the key a digest of the stage's input (its
+    ``source``: the runner's fingerprint of the stages before, else the dataset's own), the
+    split, :data:`POOL_FIELDS`, the pool size and refaug's version. A folder is complete
+    once its ``done.json`` is written (last, as the pipeline's stage folders); a split's older
+    keys are removed when a new one is saved."""
+
+    def __init__(self, root, config: RunConfig, *, pool: int, source: str) -> None:
+        from refaug import __version__
+
+        self.root, self.reused = root, []
+        self.settings = f"{source}|{config.digest(POOL_FIELDS)}|pool={pool}|{__version__}"
+
+    def _folder(self, split: str, part: Dataset):
+        import hashlib
+
+        key = hashlib.sha1(f"{self.settings}|{split}|{len(part)}".encode()).hexdigest()[:16]
+        return self.root / f"{split}-{key}"
+
+    def load(self, split: str, part: Dataset):
+        """The split's ``(mined, report)`` when checkpointed under this key, else None."""
+        import pickle
+
+        folder = self._folder(split, part)
+        if not (folder / "done.json").exists():
+            return None
+        logger.info("mine: split %s read from its checkpoint %s", split, folder)
+        self.reused.append(split)
+        return load_from_disk(str(folder / "data")), pickle.loads((folder / "report.pkl").read_bytes())
+
+    def save(self, split: str, part: Dataset, mined: Dataset, report):
+        """Write the split's pool and report; return them, the pool memory-mapped from disk."""
+        import pickle
+        import shutil
+
+        folder = self._folder(split, part)
+        tmp = folder.with_name(f".{folder.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        with deferred_interrupt():
+            mined.save_to_disk(str(tmp / "data"))
+            (tmp / "report.pkl").write_bytes(pickle.dumps(report))
+            (tmp / "done.json").write_text(json.dumps({"split": split, "rows": len(mined)}))
+            for old in self.root.glob(f"{split}-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            os.replace(tmp, folder)
+        return load_from_disk(str(folder / "data")), report
 
 
 def _release_judgement_memos() -> None:
@@ -316,36 +389,3 @@ def blind_model_defences(ds: Dataset, config: RunConfig, embedder, adversarial) 
         if balance:
             out["balance"] = {"mode": config.form_balance, **balance}
     return ds, out
-
-
-def _merge_blind(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The splits' reports together: counts summed per kind; each split's own AUCs under ``by_split``."""
-    merged: dict[str, Any] = {}
-    for report in reports.values():
-        for name, part in report.items():
-            if name == "negated_positives":
-                total = merged.setdefault(name, {"referents": 0, "positives": 0})
-                for key in total:
-                    total[key] += part[key]
-                continue
-            if name == "balance_rates":  # each split's own shares
-                continue
-            if name == "balance":  # per kind: counts summed over the splits
-                total = merged.setdefault(name, {"mode": part["mode"]})
-                for kind, row in part.items():
-                    if kind != "mode":
-                        for key, value in row.items():
-                            total.setdefault(kind, {}).setdefault(key, 0)
-                            total[kind][key] += value
-                continue
-            for kind, row in part.items():
-                total = merged.setdefault(name, {}).setdefault(kind, {"negatives": 0, "dropped": 0})
-                total["negatives"] += row["negatives"]
-                total["dropped"] += row["dropped"]
-    for row in merged.get("adversarial", {}).values():
-        row["dropped_share"] = row["dropped"] / row["negatives"] if row["negatives"] else 0.0
-    if any("balance_rates" in r for r in reports.values()):
-        merged["balance_rates_by_split"] = {s: r["balance_rates"] for s, r in reports.items() if "balance_rates" in r}
-    if "adversarial" in merged:
-        merged["adversarial_by_split"] = {s: r["adversarial"] for s, r in reports.items() if "adversarial" in r}
-    return merged

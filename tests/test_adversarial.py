@@ -285,7 +285,7 @@ def test_a_run_publishes_negated_positives_and_filters_by_default(tmp_path):
     assert generated and all("predictability" in n["reason"] for n in generated)
     balance = mine["balance"]  # the lexical balance, rate by default
     assert balance["mode"] == "rate" and balance["negation"]["published"] <= balance["negation"]["positives"]
-    for rates in mine["balance_rates_by_split"].values():
+    for rates in (mine["balance_rates"],):
         for rate in rates.values():
             assert rate["positive_share_after"] <= max(2.5 * rate["negative_share"], rate["positive_share_before"]) + 1e-9
     texts = [n["text"] for r in rows for n in r["hard_negatives"]]

@@ -58,6 +58,23 @@ def test_rerun_skips_finished_stages_and_a_change_reruns_exactly_what_it_affects
     assert _statuses(threshold)["classify"] == "ran" and _statuses(threshold)["embed"] == "cached"
 
 
+def test_a_defence_setting_changed_reruns_the_defences_over_the_checkpointed_pools(first_run):
+    """The mine stage checkpoints each split's mined pool: a change to a blind-model defence's
+    setting mines no split again, and going back gives the first run's rows."""
+    config, first = first_run
+    rows = first.dataset["train"][:]
+    splits = sorted(first.dataset)
+    Pipeline(config).run()  # the earlier tests' changes left other pools in the checkpoint
+    changed = Pipeline(config.override(adversarial_auc=0.7)).run()
+    assert _statuses(changed)["mine"] == "ran" and changed.stats["mine"]["checkpointed_splits"] == splits
+    assert list((Path(config.out) / "cache" / "mine-splits").glob("train-*/done.json"))
+    back = Pipeline(config).run()
+    assert back.stats["mine"]["checkpointed_splits"] == splits
+    assert back.dataset["train"][:] == rows
+    fewer = Pipeline(config.override(num_negatives=3)).run()  # the pool's size changes: mined again
+    assert fewer.stats["mine"]["checkpointed_splits"] == []
+
+
 def test_run_over_refer_files_keeps_splits_and_exports_refer(tmp_path):
     root = refer_files.write_refer(tmp_path / "refer", "refcocog", "umd")
     config = RunConfig(source="refer", refer_root=str(root), dataset="refcocog", split_by="umd",
