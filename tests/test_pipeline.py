@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,9 @@ def test_a_defence_setting_changed_reruns_the_defences_over_the_checkpointed_poo
     back = Pipeline(config).run()
     assert back.stats["mine"]["checkpointed_splits"] == splits
     assert back.dataset["train"][:] == rows
+    negatives = [n for split in back.dataset.values() for row in split["hard_negatives"] for n in row]
+    assert back.stats["mine"]["kept_by_kind"] == dict(Counter(n["kind"] for n in negatives))
+    assert back.stats["mine"]["verified"] == sum(sum(split["num_verified"]) for split in back.dataset.values())
     fewer = Pipeline(config.override(num_negatives=3)).run()  # the pool's size changes: mined again
     assert fewer.stats["mine"]["checkpointed_splits"] == []
 
