@@ -135,7 +135,7 @@ def test_the_report_counts_per_kind(embedder):
     assert kinds["attribute"]["same_category_share"] == 1.0
     assert set(kinds["same_class"]["dropped"]) <= {"malformed", "duplicate", "repeated", "ambiguous",
                                                   "inside_cluster", "max_similarity", "relative_margin",
-                                                  "unverified", "selection", "ranked_out"}
+                                                  "unverified", "selection", "ranked_out", "not_judged"}
     assert "negatives by kind" in report.table() and "verified by" in report.table()
 
 

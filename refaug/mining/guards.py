@@ -266,9 +266,12 @@ GUARD_RULES: tuple[GuardRule, ...] = (
     GuardRule("selection", _selection, needs_judgement=True),
 )
 RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in GUARD_RULES)
+# The rules before the first that needs the judgement: they run on every candidate, the rest
+# may run on the candidates the ranking can still reach (the rank-order judgement of refaug.mining.mine).
+JUDGEMENT_FREE: tuple[GuardRule, ...] = GUARD_RULES[: next(i for i, r in enumerate(GUARD_RULES) if r.needs_judgement)]
 
 
-def _count(counts: Counter, kind: np.ndarray, mask: np.ndarray, key: str) -> None:
+def count_per_kind(counts: Counter, kind: np.ndarray, mask: np.ndarray, key: str) -> None:
     """Add the entries of ``mask`` per candidate kind to ``counts[(kind name, key)]``."""
     for k in np.unique(kind[mask]):
         counts[(CANDIDATE_KINDS[int(k)], key)] += int((mask & (kind == k)).sum())
@@ -294,6 +297,33 @@ def _evidence(flat: Candidates, data: Data, settings: GuardSettings,
     return judgement, verification
 
 
+def _run_rules(rules: tuple[GuardRule, ...], flat: Candidates, data: Data, settings: GuardSettings,
+               counts: Counter, alive: np.ndarray) -> tuple[CandidateJudgement | None, Verification | None]:
+    """Apply ``rules`` in order to the ``alive`` candidates (cleared in place where one drops);
+    count what each drops per kind; return the judgement (None where no rule needed it)."""
+    keys, cluster_keys = _keys(flat, data)
+    judgement = verification = None
+    for rule in rules:
+        if rule.needs_judgement and judgement is None:
+            judgement, verification = _evidence(flat, data, settings, alive)
+        verdict = rule.check(RuleInputs(flat=flat, data=data, settings=settings, keys=keys,
+                                        cluster_keys=cluster_keys, alive=alive, judgement=judgement,
+                                        verification=verification))
+        for key, kept in verdict.kept.items():
+            count_per_kind(counts, flat.kind, alive & kept, key)
+        drop = alive & verdict.drop
+        count_per_kind(counts, flat.kind, drop, rule.name)
+        alive &= ~drop
+    return judgement, verification
+
+
+def _considered(flat: Candidates, data: Data, counts: Counter) -> None:
+    """Fill in the centroid cosine (``sim``) where the source did not compute it; count the candidates."""
+    todo = np.isnan(flat.sim)
+    flat.sim[todo] = np.einsum("nd,nd->n", data.vectors[flat.vocab[todo]], data.centroid[flat.row[todo]])
+    count_per_kind(counts, flat.kind, np.ones(len(flat.row), bool), "considered")
+
+
 def apply_guards(flat: Candidates, data: Data, settings: GuardSettings,
                  counts: Counter) -> tuple[Candidates, CandidateJudgement, Verification]:
     """Apply :data:`GUARD_RULES` in order; count what each drops per kind; return survivors.
@@ -301,23 +331,31 @@ def apply_guards(flat: Candidates, data: Data, settings: GuardSettings,
     Fills in the centroid cosine (``sim``) of the candidates whose source did not compute it.
     Returns the surviving candidates, their judgement and their verification.
     """
-    todo = np.isnan(flat.sim)
-    flat.sim[todo] = np.einsum("nd,nd->n", data.vectors[flat.vocab[todo]], data.centroid[flat.row[todo]])
-    keys, cluster_keys = _keys(flat, data)
-    alive = np.ones(len(keys), bool)
-    _count(counts, flat.kind, alive, "considered")
-    judgement = verification = None
-    for rule in GUARD_RULES:
-        if rule.needs_judgement and judgement is None:
-            judgement, verification = _evidence(flat, data, settings, alive)
-        verdict = rule.check(RuleInputs(flat=flat, data=data, settings=settings, keys=keys,
-                                        cluster_keys=cluster_keys, alive=alive, judgement=judgement,
-                                        verification=verification))
-        for key, kept in verdict.kept.items():
-            _count(counts, flat.kind, alive & kept, key)
-        drop = alive & verdict.drop
-        _count(counts, flat.kind, drop, rule.name)
-        alive &= ~drop
+    _considered(flat, data, counts)
+    alive = np.ones(len(flat.row), bool)
+    judgement, verification = _run_rules(GUARD_RULES, flat, data, settings, counts, alive)
     if judgement is None:
         judgement, verification = _evidence(flat, data, settings, alive)
     return flat.take(alive), judgement.take(alive), verification.take(alive)
+
+
+def apply_unjudged_guards(flat: Candidates, data: Data, settings: GuardSettings, counts: Counter) -> Candidates:
+    """The first step of :func:`apply_guards` (:data:`JUDGEMENT_FREE` rules) on all of ``flat``:
+    the survivors, ``sim`` filled in. The ``repeated`` rule compares the sources' candidates, so
+    it sees them all."""
+    _considered(flat, data, counts)
+    alive = np.ones(len(flat.row), bool)
+    _run_rules(JUDGEMENT_FREE, flat, data, settings, counts, alive)
+    return flat.take(alive)
+
+
+def apply_judged_guards(flat: Candidates, data: Data, settings: GuardSettings,
+                        counts: Counter) -> tuple[np.ndarray, CandidateJudgement, Verification]:
+    """The second step (the rules after :data:`JUDGEMENT_FREE`) on candidates the first one left;
+    each candidate's verdict is its own, so any subset may go. Returns the survivors' mask and
+    every candidate's judgement and verification."""
+    alive = np.ones(len(flat.row), bool)
+    judgement, verification = _run_rules(GUARD_RULES[len(JUDGEMENT_FREE):], flat, data, settings, counts, alive)
+    if judgement is None:
+        judgement, verification = _evidence(flat, data, settings, alive)
+    return alive, judgement, verification

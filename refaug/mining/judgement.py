@@ -82,6 +82,25 @@ class CandidateJudgement:
         return CandidateJudgement(np.asarray(self.similarity)[mask], self.inside[mask], self.conflict[mask],
                                   note, self.findings[mask])
 
+    @classmethod
+    def concat(cls, parts: list[CandidateJudgement]) -> CandidateJudgement:
+        """The parts' entries one after another (the notes stay unwritten)."""
+        notes = [p.note.findings if isinstance(p.note, Notes) else p.note for p in parts]
+        note = Notes(_objects(notes)) if all(isinstance(p.note, Notes) for p in parts) else _objects(notes)
+        return cls(np.concatenate([np.asarray(p.similarity) for p in parts]),
+                   np.concatenate([p.inside for p in parts]), np.concatenate([p.conflict for p in parts]),
+                   note, _objects([p.findings for p in parts]))
+
+
+def _objects(parts: list[np.ndarray]) -> np.ndarray:
+    """Object arrays joined into one (entry by entry: numpy would read lists as rows)."""
+    out = np.empty(sum(len(p) for p in parts), object)
+    start = 0
+    for part in parts:
+        out[start : start + len(part)] = part
+        start += len(part)
+    return out
+
 
 def cluster_cutoffs(data: Data, classifier: ClusterClassifier) -> np.ndarray:
     """Per referent, the similarity at and above which a candidate is inside the cluster."""

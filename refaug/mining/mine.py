@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from refaug.clusters import ClusterClassifier
 from refaug.contrast.compare import clear_caches as clear_comparison_caches
 from refaug.embed import Embedder
 from refaug.errors import check_choice
-from refaug.mining.candidates import Candidates, Selected
+from refaug.mining.candidates import KIND_CODE, Candidates, Selected
 from refaug.mining.corpus import Data, prepare
 from refaug.mining.formats import OUTPUT_FORMATS, OutputFormat, write_output
 from refaug.mining.guards import (
@@ -33,10 +34,13 @@ from refaug.mining.guards import (
     GuardSettings,
     Selection,
     apply_guards,
+    apply_judged_guards,
+    apply_unjudged_guards,
+    count_per_kind,
     guard_settings,
     search_ceiling,
 )
-from refaug.mining.judgement import cluster_cutoffs, similarity_label
+from refaug.mining.judgement import CandidateJudgement, cluster_cutoffs, similarity_label
 from refaug.mining.no_target import (
     NO_TARGET_COLUMN,
     NoTargetTexts,
@@ -50,9 +54,19 @@ from refaug.mining.report import MiningReport, mining_report
 from refaug.mining.search import SEARCH_BACKENDS, Precision, SearchBackend
 from refaug.mining.sources.base import CandidateSource, SourceContext
 from refaug.mining.sources.registry import SOURCES, build_source, source_class
+from refaug.mining.verification import NEIGHBOUR_KINDS, Verification, category_proven, ranking_tier
 from refaug.plausibility import PlausibilityFilter
 
 logger = logging.getLogger(__name__)
+
+# Judge the cross-image neighbours in rank order, only as many as the ranking can reach
+# (:func:`_judge_in_rank_order`; the same negatives as judging all). REFAUG_LAZY_JUDGEMENT=0
+# judges every candidate (the eager path, for comparisons: benchmarks/end_to_end.py runs its
+# pipeline in a child process, which reads the variable).
+LAZY_JUDGEMENT = os.environ.get("REFAUG_LAZY_JUDGEMENT", "1") != "0"
+# Neighbours judged per short referent in the first round beyond its shortfall; each later
+# round doubles the batch.
+LAZY_SLACK = 8
 
 
 def mine_hard_negatives(
@@ -65,7 +79,7 @@ def mine_hard_negatives(
     output_format: OutputFormat = "nested", search: SearchBackend = "torch", precision: Precision = "auto",
     chunk_size: int = 2048, corpus_chunk_size: int = 32768, device: str | None = None,
     show_progress_bar: bool | None = None, return_report: bool = False, no_target_per_image: int = 0,
-    plausibility: str | PlausibilityFilter = "off",
+    plausibility: str | PlausibilityFilter = "off", lazy_judgement: bool | None = None,
 ) -> Dataset | tuple[Dataset, MiningReport]:
     """Mine hard negatives for every referent of ``dataset`` (the steps: :mod:`refaug.mining`); returns
     a ``Dataset`` in ``output_format`` with declared ``Features`` (and the report, ``return_report``).
@@ -100,6 +114,9 @@ def mine_hard_negatives(
             (:mod:`refaug.plausibility`): ``"lm"`` (language model and colour co-occurrence),
             ``"cooccurrence"`` (a run's default), ``"off"`` (the default here) or a
             :class:`~refaug.plausibility.PlausibilityFilter`; each negative's ``plausibility``.
+        lazy_judgement: judge the neighbours in rank order, as many as the plain ranking keeps
+            (None: :data:`LAZY_JUDGEMENT`, True unless ``REFAUG_LAZY_JUDGEMENT=0``); the same
+            negatives either way; the unjudged count under ``not_judged``.
         no_target_per_image: up to this many image-level no-target expressions per image, in a
             ``no_target`` column (:mod:`refaug.mining.no_target`; 0, the default: none; nested only).
     """
@@ -125,7 +142,8 @@ def mine_hard_negatives(
     ranking = None if weights is None else Ranking(weights, scorer, dataset, show_progress_bar)
     check = FinalistCheck.prepare(plausibility_filter, data, clf) if plausibility_filter.active else None
     selected, counts = _mine_chunks(data, chosen, settings, context, seed=seed, num_negatives=num_negatives,
-                                    diversity=diversity, ranking=ranking, check=check)
+                                    diversity=diversity, ranking=ranking, check=check,
+                                    lazy=LAZY_JUDGEMENT if lazy_judgement is None else lazy_judgement)
     report = mining_report(counts, selected, data, num_negatives)
     report.log(_rule_settings(clf, **policy))
     out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
@@ -197,7 +215,8 @@ def _active_sources(sources: tuple[str, ...], column_names: Sequence[str]) -> tu
 
 def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSettings, context: SourceContext, *,
                  seed: int, num_negatives: int, diversity: float,
-                 ranking: Ranking | None, check: FinalistCheck | None = None) -> tuple[Selected, Counter]:
+                 ranking: Ranking | None, check: FinalistCheck | None = None,
+                 lazy: bool = True) -> tuple[Selected, Counter]:
     """Prepare the sources, then guard and rank the candidates of the referents chunk by chunk."""
     for source in sources:
         source.prepare(data, context)
@@ -205,16 +224,21 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
     counts: Counter = Counter()
     chosen: list[Selected] = []
     chunks = range(0, data.n, context.chunk_size)
+    lazy_path = lazy and ranking is None and diversity <= 0  # the greedy rankings look at a whole pool
     show = len(chunks) > 10 if context.show_progress_bar is None else context.show_progress_bar
     for r0 in tqdm(chunks, desc="Judging candidates", unit="chunk", disable=not show):
         r1 = min(r0 + context.chunk_size, data.n)
         parts = [source.chunk(r0, r1, code=s) for s, source in enumerate(sources)]
-        flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
-        plausibility = None
-        if check is not None:  # the plausibility filter, on the finalists only (refaug.mining.plausibility)
-            window = num_negatives if ranking is None and diversity <= 0 else DIVERSITY_POOL * num_negatives
-            flat, judgement, verification, plausibility = check.apply(flat, judgement, verification, data,
-                                                                      tiebreak, counts, window=window)
+        if lazy_path:  # the guards, the judgement and the plausibility check in rank order
+            flat, judgement, verification, plausibility = _judge_in_rank_order(
+                Candidates.concat(parts), data, settings, counts, tiebreak, num_negatives=num_negatives, check=check)
+        else:
+            flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
+            plausibility = None
+            if check is not None:  # the plausibility filter, on the finalists only (refaug.mining.plausibility)
+                window = num_negatives if ranking is None and diversity <= 0 else DIVERSITY_POOL * num_negatives
+                flat, judgement, verification, plausibility = check.apply(flat, judgement, verification, data,
+                                                                          tiebreak, counts, window=window)
         chosen.append(rank_chunk(flat, judgement, verification, data, tiebreak, counts,
                                  num_negatives=num_negatives, diversity=diversity, ranking=ranking,
                                  plausibility=plausibility))
@@ -226,3 +250,83 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
         clear_comparison_caches()
     return Selected.concat(chosen), counts
 
+
+def _determined(survive: np.ndarray, tier: np.ndarray, reached_b: np.ndarray, reached_all: np.ndarray) -> np.ndarray:
+    """The survivors no unjudged neighbour can rank before (a prefix of the final order): tiers 0
+    and 1; tier 2 once every possible tier-1 neighbour is judged; all once everything is."""
+    return survive & ((tier <= 1) | ((tier == 2) & reached_b) | reached_all)
+
+
+def _judge_in_rank_order(flat: Candidates, data: Data, settings: GuardSettings, counts: Counter,
+                         tiebreak: np.ndarray, *, num_negatives: int, check: FinalistCheck | None
+                         ) -> tuple[Candidates, CandidateJudgement, Verification, np.ndarray | None]:
+    """:func:`apply_guards` and the finalist check with the neighbours judged lazily: the other
+    kinds all at once, the neighbours per referent in rank order, in growing batches, until the
+    referent has ``num_negatives`` survivors that no unjudged neighbour can outrank.
+
+    An unjudged neighbour not proven by category lands (if it survives) in tier 1 or 3, one
+    proven by category in tier 2, each below the judged ones of its tier by similarity; so the
+    survivors of tier 0 and 1, of tier 2 once no tier-1 one is unjudged, and of all tiers once
+    none is, rank before any unjudged one (:func:`_determined`). The plain ranking keeps the first
+    ``num_negatives`` of them that pass the check: the negatives of the eager path.
+    """
+    flat = apply_unjudged_guards(flat, data, settings, counts)
+    n = len(flat.row)
+    neighbour = np.isin(flat.kind, [KIND_CODE[k] for k in NEIGHBOUR_KINDS])
+    proven = category_proven(flat, data)
+    local = np.unique(flat.row, return_inverse=True)[1].reshape(-1) if n else np.zeros(0, np.int64)
+    n_rows = int(local.max(initial=-1)) + 1
+    entries = np.nonzero(neighbour)[0]
+    entries = entries[np.lexsort((tiebreak[flat.vocab[entries]], -flat.sim[entries], proven[entries],
+                                  local[entries]))]
+    first = np.searchsorted(local[entries], np.arange(n_rows), "left")
+    position = np.full(n, -1, np.int64)
+    position[entries] = np.arange(len(entries)) - first[local[entries]]
+    total = np.bincount(local[entries], minlength=n_rows)
+    part_b = np.bincount(local[entries[~proven[entries]]], minlength=n_rows)
+    reached = np.zeros(n_rows, np.int64)  # neighbours judged per referent (a prefix of the order)
+    judged, survive, failed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+    tier, owner = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    checked = np.ones(n, bool) if check is None else ~check.generated[flat.vocab]
+    plausibility = np.full(n, np.nan, np.float32)
+    pieces: list[tuple[np.ndarray, CandidateJudgement, Verification]] = []
+    todo, step = np.nonzero(~neighbour)[0], 0
+    while True:
+        if len(todo) or not pieces:  # the first round always: an empty chunk has its (empty) judgement
+            sub = flat.take(todo)
+            keep, judgement, verification = apply_judged_guards(sub, data, settings, counts)
+            judged[todo], survive[todo[keep]] = True, True
+            tier[todo], owner[todo] = ranking_tier(sub, verification), verification.owner
+            pieces.append((todo[keep], judgement.take(keep), verification.take(keep)))
+            neighbours_done = neighbour[todo]
+            reached += np.bincount(local[todo[neighbours_done]], minlength=n_rows)
+        known = _determined(survive, tier, (reached >= part_b)[local], (reached >= total)[local])
+        if check is not None:
+            alive = known & ~failed
+            check.screen(flat, tier, owner, data, tiebreak, counts, window=num_negatives, alive=alive,
+                         checked=checked, plausibility=plausibility)
+            failed |= known & ~alive
+        have = np.bincount(local[known & ~failed], minlength=n_rows)
+        short = (have < num_negatives) & (reached < total)
+        if not short.any():
+            break
+        size = (num_negatives - have + LAZY_SLACK) << step
+        step += 1
+        pick = entries[short[local[entries]]]
+        at = position[pick] - reached[local[pick]]
+        todo = pick[(at >= 0) & (at < size[local[pick]])]
+    count_per_kind(counts, flat.kind, ~judged, "not_judged")
+    return _gathered(flat, pieces, survive & ~failed, plausibility if check is not None else None)
+
+
+def _gathered(flat: Candidates, pieces: list[tuple[np.ndarray, CandidateJudgement, Verification]],
+              final: np.ndarray, plausibility: np.ndarray | None
+              ) -> tuple[Candidates, CandidateJudgement, Verification, np.ndarray | None]:
+    """The ``final`` entries of ``flat`` with their judgement and verification, in ``flat``'s order."""
+    index = np.concatenate([p[0] for p in pieces])
+    order = np.argsort(index, kind="stable")
+    keep = final[index[order]]
+    judgement = CandidateJudgement.concat([p[1] for p in pieces]).take(order[keep])
+    verification = Verification.concat([p[2] for p in pieces]).take(order[keep])
+    return (flat.take(index[order][keep]), judgement, verification,
+            None if plausibility is None else plausibility[index[order][keep]])

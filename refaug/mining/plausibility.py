@@ -66,7 +66,16 @@ class FinalistCheck:
         plausibility = np.full(n, np.nan, np.float32)
         alive = np.ones(n, bool)
         checked = ~self.generated[flat.vocab]
-        tier = ranking_tier(flat, verification)
+        self.screen(flat, ranking_tier(flat, verification), verification.owner, data, tiebreak, counts,
+                    window=window, alive=alive, checked=checked, plausibility=plausibility)
+        return flat.take(alive), judgement.take(alive), verification.take(alive), plausibility[alive]
+
+    def screen(self, flat: Candidates, tier: np.ndarray, owner: np.ndarray, data: Data, tiebreak: np.ndarray,
+               counts: Counter, *, window: int, alive: np.ndarray, checked: np.ndarray,
+               plausibility: np.ndarray) -> None:
+        """Check the unchecked finalists among the ``alive`` entries (in place): per referent, until
+        its first ``window`` alive ones by tier and similarity are all checked; a drop clears
+        ``alive``, a check sets ``checked`` and ``plausibility`` (the lazy judgement's hook too)."""
         while True:
             index = np.nonzero(alive)[0]
             top = index[rank_top(flat.take(alive), tiebreak, window, tier[alive])]
@@ -74,7 +83,7 @@ class FinalistCheck:
             if not len(todo):
                 break
             checked[todo] = True
-            verdict = self._judge(todo, flat, verification, data)
+            verdict = self._judge(todo, flat, owner, data)
             plausibility[todo] = verdict.plausibility
             alive[todo[verdict.drop]] = False
             for rule, code in zip(PLAUSIBILITY_RULES, ("lm", "cooccurrence"), strict=True):
@@ -83,7 +92,6 @@ class FinalistCheck:
                     counts[(_kind_name(k), rule)] += int((flat.kind[todo[hit]] == k).sum())
             counts[("plausibility", "checked")] += len(todo)
             counts[("plausibility", "scored")] += int(np.isfinite(verdict.plausibility).sum())
-        return flat.take(alive), judgement.take(alive), verification.take(alive), plausibility[alive]
 
     def keep_texts(self, codes: np.ndarray, data: Data) -> np.ndarray:
         """The no-target step's hook (:func:`refaug.mining.no_target.image_negatives`'s ``keep``):
@@ -96,13 +104,13 @@ class FinalistCheck:
                                     source_descriptions=[None] * len(texts))
         return ~np.asarray(verdict.drop, bool)
 
-    def _judge(self, entries: np.ndarray, flat: Candidates, verification: Verification, data: Data):
+    def _judge(self, entries: np.ndarray, flat: Candidates, owner: np.ndarray, data: Data):
         """The filter's verdict on the given entries, each against its source."""
         texts = [data.texts[v] for v in flat.vocab[entries]]
         edit = np.isin(flat.kind[entries], _EDIT_CODES)
         sources: list[str | None] = [data.origins[o] if e else None
                                      for o, e in zip(flat.origin[entries], edit, strict=True)]
-        owners = verification.owner[entries]
+        owners = owner[entries]
         source_scores = np.full(len(entries), np.nan, np.float32)
         novel = self.filter.needs_model(texts)
         if novel.any():  # the first stage passes the others unscored

@@ -32,8 +32,9 @@ from refaug.report import format_table
 logger = logging.getLogger(__name__)
 
 # The drop counts of a kind, in order: the guards', the plausibility filter's, then the
-# ranking's (passed every guard, ranked below num_negatives).
-DROP_KEYS: tuple[str, ...] = (*RULE_NAMES, *PLAUSIBILITY_RULES, "ranked_out")
+# ranking's (passed every guard, ranked below num_negatives), then the neighbours never judged
+# because the ranking could not reach them (mine_hard_negatives' lazy_judgement).
+DROP_KEYS: tuple[str, ...] = (*RULE_NAMES, *PLAUSIBILITY_RULES, "ranked_out", "not_judged")
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
 
@@ -152,7 +153,10 @@ class MiningReport:
             logger.info("%s: %d candidates considered", kind, part.candidates)
             for rule in DROP_KEYS:
                 n = part.dropped.get(rule, 0)
-                if n:
+                if n and rule == "not_judged":
+                    logger.info("Did not judge %d %s candidates (%.2f%%): ranked below the %d kept", n, kind,
+                                100.0 * n / max(part.candidates, 1), self.num_negatives)
+                elif n:
                     setting = f" ({options[rule]})" if options.get(rule) is not None else ""
                     logger.info("Skipped %d %s candidates (%.2f%%) because of %s%s", n, kind,
                                 100.0 * n / max(part.candidates, 1), rule, setting)

@@ -120,6 +120,10 @@ class Verification:
         return Verification(self.code[mask], self.owner[mask], self.stated_conflict[mask], self.shared[mask],
                             self.human_cosine[mask], self.rewrite[mask])
 
+    @classmethod
+    def concat(cls, parts: list[Verification]) -> Verification:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
     @property
     def proven(self) -> np.ndarray:
         """True where no cosine cut-off may overrule the verification: it rests on the annotation
@@ -140,6 +144,16 @@ def ranking_tier(flat: Candidates, verification: Verification) -> np.ndarray:
     tier[code == VERIFY_CODE["category"]] = 2
     tier[code == VERIFY_CODE["none"]] = 3
     return tier
+
+
+def category_proven(flat: Candidates, data: Data) -> np.ndarray:
+    """True where a neighbour's object and the referent both have a dataset category, and they
+    differ: verified by ``category`` (tier 2 of :func:`ranking_tier`) whatever the judgement finds."""
+    neighbour = np.isin(flat.kind, _codes(NEIGHBOUR_KINDS))
+    owner = np.where(neighbour, flat.origin, flat.row)
+    given = data.category_given
+    category = np.asarray(data.category, object)
+    return neighbour & given[flat.row] & given[owner] & (category[flat.row] != category[owner])
 
 
 def _conflicts(findings: list | None, kinds: frozenset[str] | None) -> bool:
@@ -198,10 +212,7 @@ def verify_candidates(flat: Candidates, data: Data, judgement: CandidateJudgemen
     owner = np.where(same_image | neighbour, flat.origin, flat.row)
     code = np.full(n, VERIFY_CODE["none"], np.int64)
     code[same_image] = VERIFY_CODE["same_image"]
-    given = data.category_given
-    category = np.asarray(data.category, object)
-    other = neighbour & given[flat.row] & given[owner] & (category[flat.row] != category[owner])
-    code[other] = VERIFY_CODE["category"]
+    code[category_proven(flat, data)] = VERIFY_CODE["category"]
     human_cosine = nearest_human_cosine(flat, data, alive & same_image)
     need = alive & (~same_image | (human_cosine >= near_identical))
     full = _full_findings(flat, data, judgement, evidence, need, same_classifier)
