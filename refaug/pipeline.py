@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 import warnings
@@ -49,6 +48,7 @@ from refaug.run_context import (
     StageFn,
     StageProgress,
     deferred_interrupt,
+    save_atomic,
 )
 from refaug.stages import (
     classify_stage,
@@ -95,21 +95,6 @@ def default_stages() -> tuple[Stage, ...]:
         Stage("classify", CLASSIFY_FIELDS, classify_stage),
         Stage("mine", MINE_FIELDS, mine_stage),
     )
-
-
-def _save_atomic(ds: Dataset, target: Path, done: dict[str, Any]) -> None:
-    """Save to a temporary folder, then swap it in; ``done.json`` is written last."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with deferred_interrupt():
-        ds.save_to_disk(str(tmp / "data"))
-        (tmp / "done.json").write_text(json.dumps(done, indent=2))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, target)
 
 
 def _fingerprint(previous: str, stage: Stage, config: RunConfig) -> str:
@@ -293,7 +278,7 @@ class Pipeline:
             with deferred_interrupt():
                 (folder / "done.json").write_text(json.dumps({**done, "passthrough": True}, indent=2))
             return ds
-        _save_atomic(result, folder, {**done, "rows": len(result)})
+        save_atomic(result, folder, {**done, "rows": len(result)})
         return load_from_disk(str(folder / "data"))
 
     def _publish(self, ds: Dataset, context: RunContext, records: list[dict]) -> tuple[DatasetDict, DatasetDict]:

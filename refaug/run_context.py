@@ -12,7 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -147,3 +150,21 @@ def deferred_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if received:
         raise KeyboardInterrupt
+
+
+def save_atomic(ds: Dataset, target: Path, done: dict[str, Any], *, files: dict[str, bytes] | None = None) -> None:
+    """Save ``ds`` (and ``files``, name -> bytes) to a temporary folder, then swap it in for
+    ``target``; ``done.json`` is written last, so a folder without it is unfinished."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with deferred_interrupt():
+        ds.save_to_disk(str(tmp / "data"))
+        for name, data in (files or {}).items():
+            (tmp / name).write_bytes(data)
+        (tmp / "done.json").write_text(json.dumps(done, indent=2))
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, target)

@@ -10,9 +10,7 @@ the work lives in :mod:`refaug.data`, :mod:`refaug.views`, :mod:`refaug.rewrite`
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections import Counter
 from typing import Any
 
@@ -36,7 +34,7 @@ from refaug.run_context import (
     EMBED_FIELDS,
     MINE_FIELDS,
     RunContext,
-    deferred_interrupt,
+    save_atomic,
 )
 
 logger = logging.getLogger(__name__)
@@ -251,7 +249,7 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     _release_judgement_memos()  # the defences and publishing need none of them
     out, blind = blind_model_defences(concatenate_datasets(parts), config, embedder, adversarial)
     kept, lengths = _negative_counts(out)
-    verified = np.asarray(out.data.column("num_verified").to_numpy(zero_copy_only=False))[_row_order(out)]
+    verified = np.asarray(out["num_verified"])
     by_kind = report.to_dict()["kinds"] if report is not None else {}
     dropped: Counter = Counter()
     for part in by_kind.values():
@@ -309,28 +307,17 @@ class MinedSplits:
         return load_from_disk(str(folder / "data")), pickle.loads((folder / "report.pkl").read_bytes())
 
     def save(self, split: str, part: Dataset, mined: Dataset, report):
-        """Write the split's pool and report; return them, the pool memory-mapped from disk."""
+        """Write the split's pool and report (:func:`~refaug.run_context.save_atomic`); return
+        them, the pool memory-mapped from disk. The split's folders of other keys are removed."""
         import pickle
         import shutil
 
         folder = self._folder(split, part)
-        tmp = folder.with_name(f".{folder.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        with deferred_interrupt():
-            mined.save_to_disk(str(tmp / "data"))
-            (tmp / "report.pkl").write_bytes(pickle.dumps(report))
-            (tmp / "done.json").write_text(json.dumps({"split": split, "rows": len(mined)}))
-            for old in self.root.glob(f"{split}-*"):
+        save_atomic(mined, folder, {"split": split, "rows": len(mined)}, files={"report.pkl": pickle.dumps(report)})
+        for old in self.root.glob(f"{split}-*"):
+            if old != folder:
                 shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, folder)
         return load_from_disk(str(folder / "data")), report
-
-
-def _row_order(ds: Dataset) -> np.ndarray | slice:
-    """The rows of ``ds``'s table in the dataset's order (its indices mapping, if any)."""
-    if ds._indices is None:
-        return slice(None)
-    return np.asarray(ds._indices.column(0).to_numpy())
 
 
 def _negative_counts(ds: Dataset) -> tuple[Counter, np.ndarray]:
@@ -338,15 +325,13 @@ def _negative_counts(ds: Dataset) -> tuple[Counter, np.ndarray]:
     RefCOCO-sized run publishes 1.5 million: as Python dicts, seconds and a gigabyte)."""
     import pyarrow.compute as pc
 
+    if ds._indices is not None:
+        ds = ds.flatten_indices()
     negatives = ds.data.column("hard_negatives").combine_chunks()
     lengths = np.asarray(pc.fill_null(pc.list_value_length(negatives), 0).to_numpy(zero_copy_only=False))
-    order = _row_order(ds)
-    if isinstance(order, slice):
-        kinds = pc.list_flatten(negatives).field("kind")
-    else:
-        kinds = pc.list_flatten(negatives.take(order)).field("kind")
+    kinds = pc.list_flatten(negatives).field("kind")
     counts = pc.value_counts(kinds).to_pylist() if len(kinds) else []
-    return Counter({c["values"]: c["counts"] for c in counts}), lengths[order]
+    return Counter({c["values"]: c["counts"] for c in counts}), lengths
 
 
 def _release_judgement_memos() -> None:
