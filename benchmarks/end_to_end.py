@@ -19,7 +19,8 @@ at several fractions of the size, each in a fresh process and a fresh run folder
 The input is built in chunks of 500 images, each cached on disk (``--workdir``), so a rerun
 (or a larger size) only builds what is missing. Each size runs in a subprocess; every stage is
 wrapped to record its wall time, CPU time (process, all threads), peak resident memory
-(sampled every 20 ms) and rows, written to ``<run>/stage_times.jsonl`` as the stage ends. A
+(sampled every 20 ms) and rows, written to ``<run>/stage_times.jsonl`` as the stage ends; the
+resident size once a second goes to ``<run>/rss.tsv`` (to find where in a stage the peak is). A
 killed run resumes: the pipeline loads its finished stages from the run folder and the
 benchmark keeps their recorded times (the record says ``resumed``). A size that finished is
 not run again unless ``--force``.
@@ -197,11 +198,15 @@ def build_input(fraction: float, workdir: Path, data: Path | None, *, seed: int)
 
 
 class RssSampler:
-    """The peak resident set size of this process (and its children) since the last ``reset``."""
+    """The peak resident set size of this process (and its children) since the last ``reset``;
+    with a ``timeline`` path, also the resident size once a second (``epoch seconds<TAB>MB``),
+    to place a peak against the log's timestamps."""
 
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.02, timeline: Path | None = None) -> None:
         self.interval = interval
         self.peak = 0
+        self._timeline = open(timeline, "a") if timeline is not None else None  # noqa: SIM115 (closed in stop)
+        self._last_line = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -226,13 +231,21 @@ class RssSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, self.current())
+            now = self.current()
+            self.peak = max(self.peak, now)
+            if self._timeline is not None and time.time() - self._last_line >= 1.0:
+                self._last_line = time.time()
+                self._timeline.write(f"{self._last_line:.1f}\t{now / 2**20:.0f}\n")
+                self._timeline.flush()
 
     def reset(self) -> None:
         self.peak = self.current()
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join()
+        if self._timeline is not None:
+            self._timeline.close()
 
 
 def _measured(name: str, fn, sampler: RssSampler, log: Path):
@@ -263,9 +276,9 @@ def run_size(input_dir: Path, out: Path, *, profile: bool, overrides: dict[str, 
     from refaug.pipeline import Pipeline, default_stages
     from refaug.run_context import Stage
 
-    sampler = RssSampler()
-    log = out / "stage_times.jsonl"
     out.mkdir(parents=True, exist_ok=True)
+    sampler = RssSampler(timeline=out / "rss.tsv")
+    log = out / "stage_times.jsonl"
     earlier = _read_log(log)
     stages = tuple(Stage(s.name, s.fields, _measured(s.name, s.run, sampler, log), s.own_progress_bar)
                    for s in default_stages())

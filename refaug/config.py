@@ -127,6 +127,7 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
     "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
     "ray_address": FieldHelp("output", "the Ray cluster to join, or auto", "ADDR", "a local Ray"),
+    "workers": FieldHelp("output", "local executor's processes for the rewrite stage", "N", "one per CPU, at most 8"),
 }
 """Each field's option help, grouped; the docstring of :class:`RunConfig` says the same at length."""
 
@@ -180,10 +181,12 @@ class RunConfig:
             (refaug.plausibility.published; README "Blind model").
         out: the run folder (default ``runs/refaug``).
         to_refer: also export a refer-toolkit folder to ``<out>/refer`` (default False).
-        executor, ray_address: how batch stages run: ``local`` (one process, the default) or
-            ``ray`` (Ray Data over a cluster, ``refaug[ray]``), and the cluster to join (default
-            None: a local Ray; ``auto``: the running cluster). Neither is in any stage's
-            fingerprint: both executors write the same rows, so a run may resume on the other.
+        executor, ray_address, workers: how batch stages run: ``local`` (this machine, the
+            default) or ``ray`` (Ray Data over a cluster, ``refaug[ray]``), the cluster to join
+            (default None: a local Ray; ``auto``: the running cluster), and the local executor's
+            processes for the rewrite stage (default None: one per CPU, at most 8; 1: in this
+            process). None is in any stage's fingerprint: every way writes the same rows, so a
+            run may resume on another.
         extra: free-form notes kept with the config (default empty).
 
     Raises:
@@ -244,6 +247,7 @@ class RunConfig:
     # how the stages run
     executor: ExecutorName = "local"
     ray_address: str | None = None
+    workers: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -258,6 +262,8 @@ class RunConfig:
                 raise ConfigError(f"{name}={getattr(self, name)} must lie in [0, 1]")
         if self.adversarial_models < 2:
             raise ConfigError(f"adversarial_models={self.adversarial_models} must be >= 2")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"workers={self.workers} must be >= 1 (or unset: one per CPU, at most 8)")
         if self.no_target_per_image < 0:
             raise ConfigError(f"no_target_per_image={self.no_target_per_image} must be >= 0 (0: none)")
         if not self.mining_sources:

@@ -214,7 +214,8 @@ class Pipeline:
         from refaug.executors import get_executor
 
         with _run_log(self.out / "run.log"), library_progress_bars_off(), \
-                get_executor(self.config.executor, address=self.config.ray_address) as executor:
+                get_executor(self.config.executor, address=self.config.ray_address,
+                             workers=self.config.workers) as executor:
             logger.info("run: %s -> %s (executor %s)", source, self.out, executor.name)
             self._record()
             context = RunContext(out=self.out, show_progress=show, executor=executor)

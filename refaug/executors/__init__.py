@@ -20,8 +20,9 @@ from refaug.executors.local import LocalExecutor
 __all__ = ["BatchCounters", "Executor", "LocalExecutor", "get_executor"]
 
 
-def get_executor(name: str = "local", *, address: str | None = None) -> Executor:
-    """The executor called ``name`` (``local`` or ``ray``; ``address``: the Ray cluster to join).
+def get_executor(name: str = "local", *, address: str | None = None, workers: int | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``ray``; ``address``: the Ray cluster to join;
+    ``workers``: the local executor's processes, None: one per CPU, at most 8).
 
     Raises:
         ValueError: an unknown name (the message lists the valid ones).
@@ -31,7 +32,7 @@ def get_executor(name: str = "local", *, address: str | None = None) -> Executor
 
     check_choice("executor", name, EXECUTORS)
     if name == "local":
-        return LocalExecutor()
+        return LocalExecutor(workers=workers)
     from refaug.executors.ray_data import RayExecutor
 
     return RayExecutor(address=address)

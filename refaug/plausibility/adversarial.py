@@ -22,7 +22,10 @@ embeddings the run already has (no re-encoding). Each round:
 
 The result holds each text's predictability (the last one computed: at its drop, or in the
 final round for the kept ones), a keep mask and a per-kind report (rounds, AUCs, share
-dropped). The same seed gives the same result. At RefCOCO's size (tens of thousands of
+dropped). The same seed gives the same result: the fits run with one BLAS thread
+(``threadpoolctl``), so the sums are added in one order whatever the machine's core count (a
+fit on 3,200 x 384 is too small for threads to pay: on two cores they made the filter 4-6x slower,
+spinning while the pipeline's other threads held the cores). At RefCOCO's size (tens of thousands of
 distinct generated texts per kind) the cost is the fits on the subsample plus one matrix
 product per model over all texts: seconds (``benchmarks/blind_model.py`` times it).
 
@@ -45,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +159,12 @@ class AdversarialFilter:
         blind model is cross-validated by image (an edit scored by a model that saw its source
         as a positive looks less predictable than it is). Default: every text its own group.
         """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._filter(positives, negatives, kinds, positive_forms, positive_groups, negative_groups)
+
+    def _filter(self, positives: np.ndarray, negatives: np.ndarray, kinds: Sequence[str],
+                positive_forms: Sequence[str] | None, positive_groups: Sequence[Any] | None,
+                negative_groups: Sequence[Any] | None) -> AdversarialResult:
         kinds = np.asarray(kinds, dtype=object)
         forms = np.asarray(positive_forms if positive_forms is not None else [""] * len(positives), dtype=object)
         pos_codes, neg_codes = _group_codes(positive_groups, negative_groups, len(positives), len(negatives))
