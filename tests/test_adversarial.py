@@ -374,3 +374,30 @@ def test_refill_gives_short_rows_their_least_predictable_spares_and_leaves_full_
     assert sorted(taken.tolist()) == [3, 8, 9]  # row 0: the 0.4 spare, not the 0.9; row 1: none; row 2: both
     assert _refill(row_of, keep, spare, score, limit=None, rows=3).tolist() == []
     assert _refill(row_of, keep, np.zeros(10, bool), score, limit=3, rows=3).tolist() == []
+
+
+def test_kept_negatives_stamp_the_reasons_column_wise_as_the_row_formula():
+    """The column-wise stamping (one note per distinct score, joined in Arrow) writes what the
+    per-row formula writes: "<reason>; predictability 0.43", the note alone for an empty or
+    missing reason, the reason alone where no score was computed; num_verified counts the rest."""
+    import pyarrow as pa
+
+    from refaug.plausibility.published import PREDICTABILITY_NOTE, _kept_negatives
+
+    reasons = ["sim 0.5 < threshold 0.7", "", None, "verified: edit", "x", "y"]
+    scores = np.asarray([0.125, 0.43500001, np.nan, 0.999, 0.5049999, np.nan], np.float32)
+    flat = pa.StructArray.from_arrays(
+        [pa.array([f"t{i}" for i in range(6)]), pa.array(["attribute"] * 6), pa.array(reasons, pa.string()),
+         pa.array(["edit", "none", "edit", "category", "none", "edit"])], names=["text", "kind", "reason", "verified_by"])
+    keep = np.asarray([True, True, True, True, False, True])
+    row_of = np.asarray([0, 0, 1, 1, 1, 2])
+    column, verified = _kept_negatives(pa.chunked_array([flat.slice(0, 3), flat.slice(3)]), row_of, keep, scores, 3)
+
+    def formula(r, v):  # the per-row formula the column-wise code replaced
+        return f"{r}; {PREDICTABILITY_NOTE} {v:.2f}" if r and np.isfinite(v) else \
+            (f"{PREDICTABILITY_NOTE} {v:.2f}" if np.isfinite(v) else r)
+
+    got = [n["reason"] for row in column.to_pylist() for n in row]
+    assert got == [formula(r, v) for r, v, k in zip(reasons, scores, keep, strict=True) if k]
+    assert [len(row) for row in column.to_pylist()] == [2, 2, 1]
+    assert verified.tolist() == [1, 2, 1]

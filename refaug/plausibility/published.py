@@ -121,9 +121,10 @@ def match_form_rates(ds: Dataset, *, factor: float = RATE_FACTOR) -> tuple[Datas
     table = (ds.flatten_indices() if ds._indices is not None else ds).data
     expressions = table.column("expressions").to_pylist()
     derived = [list((v or {}).get("derived") or ()) for v in table.column("views").to_pylist()]
-    negatives = [n["text"] for row in table.column("hard_negatives").to_pylist() for n in row or ()]
+    counted = pc.value_counts(pc.struct_field(pc.list_flatten(table.column("hard_negatives")), "text"))
+    negatives = counted.field("values").to_pylist() if len(counted) else []  # each distinct text once
     drop, report = form_rate_drops(expressions, [[d["text"] for d in row] for row in derived], negatives,
-                                   factor=factor)
+                                   factor=factor, counts=counted.field("counts").to_numpy() if len(counted) else None)
     if not drop:
         return ds, report
     kept = [[d for j, d in enumerate(row) if (r, j) not in drop] for r, row in enumerate(derived)]
@@ -132,15 +133,18 @@ def match_form_rates(ds: Dataset, *, factor: float = RATE_FACTOR) -> tuple[Datas
 
 
 def form_rate_drops(expressions: list[list[str]], derived: list[list[str]], negatives: list[str], *,
-                    factor: float = RATE_FACTOR) -> tuple[set[tuple[int, int]], dict[str, Any]]:
+                    factor: float = RATE_FACTOR, counts: np.ndarray | None = None
+                    ) -> tuple[set[tuple[int, int]], dict[str, Any]]:
     """:func:`match_form_rates` on plain lists: per row its expressions and derived texts, and
-    every published negative text. Returns the ``(row, index)`` pairs of the derived texts to
-    drop and the per-kind report."""
+    every published negative text (or each distinct one once, with its ``counts``). Returns the
+    ``(row, index)`` pairs of the derived texts to drop and the per-kind report."""
     report: dict[str, Any] = {}
     drop: set[tuple[int, int]] = set()
     human = [set(e or ()) for e in expressions]
+    weights = np.ones(len(negatives)) if counts is None else np.asarray(counts, np.float64)
     for kind in BALANCED_KINDS:
-        share = float(np.mean([has_form(t, kind) for t in negatives])) if negatives else 0.0
+        formed_negatives = np.fromiter((has_form(t, kind) for t in negatives), bool, count=len(negatives))
+        share = float(weights[formed_negatives].sum() / weights.sum()) if len(negatives) else 0.0
         target = min(0.99, factor * share)
         live = [(r, j) for r, row in enumerate(derived) for j, text in enumerate(row)
                 if (r, j) not in drop and text not in human[r]]
@@ -159,22 +163,40 @@ def form_rate_drops(expressions: list[list[str]], derived: list[list[str]], nega
 
 
 def _edit_rows(ds: Dataset) -> list[dict[str, Any]]:
-    """Per row its expressions and, of its negatives, the verified attribute/state edits and the
-    texts with a negation word (the only ones a negated edit could repeat), read column-wise."""
+    """Per row its expressions and, of its negatives, the ones :func:`derived_positives` reads,
+    in their order: its first :data:`MAX_EDITS` verified attribute/state edits of one of its
+    expressions, and the texts with a negation word (the only ones a negated edit could repeat).
+    Read column-wise: a RefCOCO-sized pool holds a million edits, and a dict each would cost
+    gigabytes."""
     table = (ds.flatten_indices() if ds._indices is not None else ds).data
     expressions = table.column("expressions").to_pylist()
-    negatives = table.column("hard_negatives").combine_chunks()
+    negatives = table.column("hard_negatives")  # chunked, memory-mapped: read, not copied
     flat = pc.list_flatten(negatives)
-    parent = np.asarray(pc.list_parent_indices(negatives))
     rows = [{"expressions": e, "hard_negatives": []} for e in expressions]
     if not len(flat):
         return rows
-    edit = pc.and_(pc.is_in(flat.field("kind"), pa.array(list(EDIT_KINDS))),
-                   pc.equal(flat.field("verified_by"), EDIT_VERIFICATION))
-    negated = pc.match_substring_regex(flat.field("text"), r"(?i)\b(not|without|no|n't)\b")
-    wanted = np.nonzero(np.asarray(pc.fill_null(pc.or_(edit, negated), False)))[0]
+    parent = _numpy(pc.list_parent_indices(negatives), np.int64)
+    edit = _numpy(pc.fill_null(pc.and_(pc.is_in(pc.struct_field(flat, "kind"), pa.array(list(EDIT_KINDS))),
+                                       pc.equal(pc.struct_field(flat, "verified_by"), EDIT_VERIFICATION)), False),
+                  bool)
+    negated = _numpy(pc.fill_null(pc.match_substring_regex(pc.struct_field(flat, "text"),
+                                                           r"(?i)\b(not|without|no|n't)\b"), False), bool)
+    edits = np.nonzero(edit)[0]
+    if len(edits):  # an edit of one of the row's expressions: (row, origin) among the (row, expression) keys
+        origins = pc.struct_field(flat, "origin").take(pa.array(edits))
+        keys = pc.binary_join_element_wise(pa.array(parent[edits].astype(str)), origins, "\x00")
+        listed = table.column("expressions")
+        own = pc.binary_join_element_wise(pa.array(_numpy(pc.list_parent_indices(listed), np.int64).astype(str)),
+                                          pc.list_flatten(listed), "\x00")
+        usable = edits[_numpy(pc.fill_null(pc.is_in(keys, value_set=own.combine_chunks() if isinstance(
+            own, pa.ChunkedArray) else own), False), bool)]
+        first = _rank_in_row(parent, np.isin(np.arange(len(edit)), usable), len(expressions)) < MAX_EDITS
+        edit[:] = False
+        edit[usable[first[usable]]] = True
+    wanted = np.nonzero(edit | negated)[0]
     part = flat.take(pa.array(wanted))
-    columns = {name: part.field(name).to_pylist() for name in ("text", "kind", "detail", "origin", "verified_by")}
+    columns = {name: pc.struct_field(part, name).to_pylist()
+               for name in ("text", "kind", "detail", "origin", "verified_by")}
     for j, r in enumerate(parent[wanted].tolist()):
         rows[r]["hard_negatives"].append({name: values[j] for name, values in columns.items()})
     return rows
@@ -299,11 +321,11 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
     if ds._indices is not None:
         ds = ds.flatten_indices()
     table = ds.data
-    negatives = table.column("hard_negatives").combine_chunks()
+    negatives = table.column("hard_negatives")  # chunked, memory-mapped: read, not copied
     flat = pc.list_flatten(negatives)
-    row_of = np.asarray(pc.list_parent_indices(negatives))
-    kinds = np.asarray(flat.field("kind").to_pylist(), dtype=object)
-    texts = np.asarray(flat.field("text").to_pylist(), dtype=object)
+    row_of = _numpy(pc.list_parent_indices(negatives), np.int64)
+    kind_codes, kinds = _shared_strings(pc.struct_field(flat, "kind"))
+    text_codes, texts = _shared_strings(pc.struct_field(flat, "text"))
     groups = np.asarray(table.column("image_id").to_pylist() if "image_id" in ds.column_names else range(len(ds)))
     if adversarial is None:
         keep = np.ones(len(flat), bool)
@@ -313,7 +335,9 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
         return _replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
                                 {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")}), {}
     generated = np.isin(kinds, list(adversarial.kinds))
-    pair_codes, pairs = pd.factorize(pd.Series(kinds[generated]) + "\x00" + pd.Series(texts[generated]))
+    # (kind, text) pairs by their codes, in order of first appearance (as factorising the strings)
+    pair_codes, pairs = pd.factorize(kind_codes[generated] * (int(text_codes.max(initial=0)) + 1)
+                                     + text_codes[generated])
     if not len(pairs):
         return adversarial_filter_dataset(ds, embedder=embedder, adversarial=None, limit=limit, balance=balance,
                                           balance_report=balance_report), {}
@@ -443,6 +467,26 @@ def _positives(table, groups: np.ndarray) -> tuple[list[str], list[str], list[An
     return texts, [found[t][0] for t in texts], [found[t][1] for t in texts]
 
 
+def _numpy(values, dtype) -> np.ndarray:
+    """An Arrow array or chunked array as a numpy array of ``dtype``."""
+    return np.asarray(values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else
+                      values.to_numpy(), dtype)
+
+
+def _shared_strings(values) -> tuple[np.ndarray, np.ndarray]:
+    """A string column as codes and as an object array in which equal strings are one object
+    (a pool of millions of negatives repeats its kinds and many texts: one Python string each,
+    not one per entry)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(values)
+    codes = _numpy(pc.fill_null(encoded.indices, -1), np.int64)
+    table = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    out = np.empty(len(codes), object)
+    out[codes >= 0] = table[codes[codes >= 0]]
+    return codes, out
+
+
 def _rank_in_row(row_of: np.ndarray, keep: np.ndarray, rows: int) -> np.ndarray:
     """Each entry's position among its row's kept entries (rows are contiguous, in rank order)."""
     running = np.cumsum(keep) - keep
@@ -451,26 +495,38 @@ def _rank_in_row(row_of: np.ndarray, keep: np.ndarray, rows: int) -> np.ndarray:
     return running - before[row_of]
 
 
-def _kept_negatives(flat: pa.StructArray, row_of: np.ndarray, keep: np.ndarray, score: np.ndarray,
+def _kept_negatives(flat, row_of: np.ndarray, keep: np.ndarray, score: np.ndarray,
                     rows: int) -> tuple[pa.ListArray, np.ndarray]:
-    """The ``hard_negatives`` list column of the kept entries (reasons stamped) and ``num_verified``."""
-    index = np.nonzero(keep)[0]
-    kept = flat.take(pa.array(index))
-    reasons = kept.field("reason").to_pylist()
-    values = score[index]
-    reasons = [f"{r}; {PREDICTABILITY_NOTE} {v:.2f}" if r and np.isfinite(v) else
-               (f"{PREDICTABILITY_NOTE} {v:.2f}" if np.isfinite(v) else r) for r, v in zip(reasons, values, strict=True)]
+    """The ``hard_negatives`` list column of the kept entries (reasons stamped) and ``num_verified``;
+    column-wise (``flat``: the flattened negatives, chunked or not)."""
+    index = pa.array(np.nonzero(keep)[0])
+
+    def kept(name: str) -> pa.Array:  # one field of the kept entries, in memory (only that field copied)
+        values = pc.struct_field(flat, name).take(index)
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+    index_np = index.to_numpy()
+    reasons = kept("reason")
+    values = score[index_np]
+    finite = np.isfinite(values)
+    # "predictability 0.43": one string per distinct value, then joined column-wise
+    distinct, inverse = np.unique(np.where(finite, values, 0.0), return_inverse=True)
+    notes = pa.array([f"{PREDICTABILITY_NOTE} {float(v):.2f}" for v in distinct], pa.string()
+                     ).take(pa.array(inverse.ravel()))
+    has_reason = pc.fill_null(pc.not_equal(reasons, ""), False)
+    joined = pc.binary_join_element_wise(reasons, notes, "; ")
+    stamped = pc.if_else(pa.array(finite), pc.if_else(has_reason, joined, notes), reasons)
     present = {f.name for f in flat.type}
     children = []
     for name, feature in HARD_NEGATIVE_FEATURE.items():  # the declared fields, in order (nulls where absent)
         kind = _arrow_type(feature)()
         if name == "reason":
-            children.append(pa.array(reasons, pa.string()))
+            children.append(stamped.cast(pa.string()))
         else:
-            children.append(kept.field(name).cast(kind) if name in present else pa.nulls(len(kept), kind))
+            children.append(kept(name).cast(kind) if name in present else pa.nulls(len(index_np), kind))
     struct = pa.StructArray.from_arrays(children, names=list(HARD_NEGATIVE_FEATURE))
-    counts = np.bincount(row_of[index], minlength=rows)
+    counts = np.bincount(row_of[index_np], minlength=rows)
     offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
-    verified = np.bincount(row_of[index][np.asarray(kept.field("verified_by").to_pylist(), dtype=object) != "none"],
-                           minlength=rows).astype(np.int32)
+    proven = _numpy(pc.fill_null(pc.not_equal(struct.field("verified_by"), "none"), True), bool)
+    verified = np.bincount(row_of[index_np][proven], minlength=rows).astype(np.int32)
     return pa.ListArray.from_arrays(offsets, struct), verified
