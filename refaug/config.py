@@ -127,7 +127,7 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
     "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
     "ray_address": FieldHelp("output", "the Ray cluster to join, or auto", "ADDR", "a local Ray"),
-    "workers": FieldHelp("output", "local executor's processes for the rewrite stage", "N", "one per CPU, at most 8"),
+    "workers": FieldHelp("output", "local executor's processes (rewrite, rules views)", "N", "one per CPU, at most 8"),
 }
 """Each field's option help, grouped; the docstring of :class:`RunConfig` says the same at length."""
 
@@ -184,8 +184,8 @@ class RunConfig:
         executor, ray_address, workers: how batch stages run: ``local`` (this machine, the
             default) or ``ray`` (Ray Data over a cluster, ``refaug[ray]``), the cluster to join
             (default None: a local Ray; ``auto``: the running cluster), and the local executor's
-            processes for the rewrite stage (default None: one per CPU, at most 8; 1: in this
-            process). None is in any stage's fingerprint: every way writes the same rows, so a
+            processes for the rewrite stage and the rules backend's views (default None: one per
+            CPU, at most 8; 1: in this process). None is in any stage's fingerprint: every way writes the same rows, so a
             run may resume on another.
         extra: free-form notes kept with the config (default empty).
 

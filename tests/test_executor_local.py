@@ -64,3 +64,19 @@ def test_the_rewriters_in_two_processes_write_the_rows_of_one(synthetic_small) -
     assert {k: v for k, v in two_counts.items() if k != "batches"} == \
         {k: v for k, v in one_counts.items() if k != "batches"}
     assert two_counts["batches"] == sum(-(-len(synthetic_small.shard(2, i, contiguous=True)) // 4) for i in range(2))
+
+
+def test_the_rules_views_in_forked_processes_are_the_views_of_one(synthetic_small, tmp_path) -> None:
+    """Each image whole in one process (the rules backend relates an image's objects to each
+    other): the same views, in row order, and one report of the whole run."""
+    from refaug.views import ViewGenerator, get_backend
+
+    one = ViewGenerator(get_backend("rules"))
+    alone = one.run(synthetic_small, show_progress_bar=False, images_per_chunk=2)
+    many = ViewGenerator(get_backend("rules"), cache_dir=tmp_path / "views")
+    shared = many.run(synthetic_small, show_progress_bar=False, images_per_chunk=2, workers=3)
+    assert shared["views"] == alone["views"] and shared["referent_id"] == alone["referent_id"]
+    assert many.report.summary() == one.report.summary()  # every part's counts added up
+    again = ViewGenerator(get_backend("rules"), cache_dir=tmp_path / "views")
+    assert again.run(synthetic_small, show_progress_bar=False, images_per_chunk=2, workers=3)["views"] == alone["views"]
+    assert again.report.cached_images == len(set(synthetic_small["image_id"]))  # the workers wrote the cache

@@ -2,7 +2,9 @@
 
 A batch stage (the rewriters) runs in ``workers`` processes (``Dataset.map(num_proc=...)``):
 the map is per row and its functions are seeded per text, so the rows are the same as in one
-process; each copy's counters come back with its rows, as on Ray (:class:`_Counting`).
+process; each copy's counters come back with its rows, as on Ray (:class:`_Counting`). The views
+of a backend that computes on the CPU (the rules backend) are shared over as many forked
+processes, an image whole in one (:meth:`ViewGenerator.run <refaug.views.ViewGenerator.run>`).
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ class LocalExecutor(Executor):
         return out.remove_columns([COUNTERS]), totals
 
     def generate_views(self, ds: Dataset, generator: ViewGenerator, *, show_progress_bar: bool) -> Dataset:
-        return generator.run(ds, show_progress_bar=show_progress_bar)
+        # the rules backend computes here, on the CPU: the images shared over the processes
+        return generator.run(ds, show_progress_bar=show_progress_bar, workers=self.workers)
 
     def embed(self, embedder: Embedder, texts: Sequence[str]) -> None:
         embedder.encode(texts)

@@ -91,6 +91,12 @@ class GenerationReport:
     def failed_referents(self) -> int:
         return sum(len(f.referent_ids) for f in self.failures)
 
+    def merge(self, other: GenerationReport) -> None:
+        """Add ``other``'s counts and failures (a worker process's part of a run)."""
+        for name in ("images", "referents", "requests", "retries", "cached_images"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures.extend(other.failures)
+
     def summary(self) -> str:
         failed = len(self.failures)
         return (
@@ -230,7 +236,7 @@ class ViewGenerator:
             return self._generate(referents, bar)
 
     def run(
-        self, dataset: Dataset, *, show_progress_bar: bool = True, images_per_chunk: int = 256
+        self, dataset: Dataset, *, show_progress_bar: bool = True, images_per_chunk: int = 256, workers: int = 1
     ) -> Dataset:
         """Write views for a whole dataset, image by image; returns it with a ``views`` column.
 
@@ -241,6 +247,9 @@ class ViewGenerator:
             dataset: rows in the canonical referent schema (an old ``views`` column is replaced).
             show_progress_bar: show a progress bar over the requests (default True).
             images_per_chunk: images read from the dataset at once (default 256).
+            workers: processes that share the images when the backend computes on the CPU in
+                this process (``backend.cpu_bound``: the rules backend), forked, each image
+                whole in one of them: the same views as one process (default 1).
         """
         before = len(self.report.failures)
         rows = dataset.remove_columns([c for c in ("views",) if c in dataset.column_names])
@@ -248,17 +257,50 @@ class ViewGenerator:
         groups: dict[Any, list[int]] = {}
         for index, key in enumerate(keys):
             groups.setdefault(key, []).append(index)
-        column: list[dict[str, Any] | None] = [None] * len(rows)
         members = list(groups.values())
         with tqdm(total=len(members), desc="views", unit="request", disable=not show_progress_bar) as bar:
-            for start in range(0, len(members), images_per_chunk):
-                indices = [i for group in members[start : start + images_per_chunk] for i in group]
-                referents = [Referent.from_row(row) for row in rows.select(indices)]
-                views = self._generate(referents, bar)
-                for i, referent in zip(indices, referents):
-                    column[i] = _views_row(views[referent.referent_id])
+            if workers > 1 and self.backend.cpu_bound and len(members) > images_per_chunk:
+                column = self._forked_views(rows, members, bar, workers=workers, images_per_chunk=images_per_chunk)
+            else:
+                column = self._views_column(rows, members, bar, images_per_chunk)
         self._log_report(self.report.failures[before:])
         return rows.add_column("views", column, feature=VIEWS_FEATURE)
+
+    def _views_column(self, rows: Dataset, members: list[list[int]], bar: tqdm,
+                      images_per_chunk: int) -> list[dict[str, Any] | None]:
+        """The ``views`` value of every row of ``rows`` (None where not in ``members``)."""
+        column: list[dict[str, Any] | None] = [None] * len(rows)
+        for start in range(0, len(members), images_per_chunk):
+            indices = [i for group in members[start : start + images_per_chunk] for i in group]
+            referents = [Referent.from_row(row) for row in rows.select(indices)]
+            views = self._generate(referents, bar)
+            for i, referent in zip(indices, referents):
+                column[i] = _views_row(views[referent.referent_id])
+        return column
+
+    def _forked_views(self, rows: Dataset, members: list[list[int]], bar: tqdm, *, workers: int,
+                      images_per_chunk: int) -> list[dict[str, Any] | None]:
+        """:meth:`_views_column` over ``workers`` forked processes, a part of the images each
+        (several parts per process, so the bar moves and no process idles long); the parts'
+        reports are added to this generator's."""
+        import multiprocessing
+
+        global _FORKED
+        size = max(1, min(images_per_chunk, -(-len(members) // (workers * 4))))
+        parts = [members[i : i + size] for i in range(0, len(members), size)]
+        column: list[dict[str, Any] | None] = [None] * len(rows)
+        _FORKED = (self, rows, images_per_chunk)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for part, (views, report) in zip(parts, pool.imap(_views_of_part, parts), strict=True):
+                    for group in part:
+                        for i in group:
+                            column[i] = views[i]
+                    self.report.merge(report)
+                    bar.update(len(part))
+        finally:
+            _FORKED = None
+        return column
 
     def _generate(self, referents: Sequence[Referent], bar: tqdm) -> dict[str, Views | None]:
         jobs = self._jobs(referents)
@@ -502,6 +544,18 @@ def _image_digest(image: str | bytes | None) -> str | None:
         return hashlib.sha256(Path(image).read_bytes()).hexdigest()
     except OSError:
         return f"path:{image}"
+
+
+_FORKED: tuple[ViewGenerator, Dataset, int] | None = None
+"""The generator, rows and chunk size a forked worker of :meth:`ViewGenerator._forked_views` reads."""
+
+
+def _views_of_part(part: list[list[int]]) -> tuple[dict[int, dict[str, Any] | None], GenerationReport]:
+    """In a forked worker: the views of one part's images (by row) and what it took."""
+    generator, rows, images_per_chunk = _FORKED
+    generator.report = GenerationReport()
+    column = generator._views_column(rows, part, tqdm(disable=True), images_per_chunk)
+    return {i: column[i] for group in part for i in group}, generator.report
 
 
 def _views_row(views: Views | None) -> dict[str, Any] | None:

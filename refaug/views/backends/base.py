@@ -57,6 +57,9 @@ class ViewBackend(ABC):
     """
 
     name: ClassVar[str] = "base"
+    # computes on this machine's CPU in this process (no server, no GPU): worker processes can
+    # share a dataset's images (ViewGenerator.run(workers=...))
+    cpu_bound: ClassVar[bool] = False
 
     def __init__(self, *, model: str | None = None, sampling: SamplingSettings | None = None):
         self.model = model

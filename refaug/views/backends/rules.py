@@ -115,6 +115,7 @@ class RulesBackend(ViewBackend):
     """
 
     name: ClassVar[str] = "rules"
+    cpu_bound: ClassVar[bool] = True
 
     def __init__(self, *, spacy_model: str | None = None, sampling: SamplingSettings | None = None):
         super().__init__(model=RULES_VERSION, sampling=sampling)
