@@ -320,3 +320,32 @@ def test_described_texts_are_parsed_once_per_process(monkeypatch):
     again = describe_texts(["a tall giraffe", "the zebra second from the left", "an unseen text for the memo test"])
     assert parsed == ["an unseen text for the memo test"]  # the other two came from the memo, the same objects
     assert again[0] is first[1] and again[1] is first[0]
+
+
+
+def test_many_new_texts_are_described_in_forked_workers_as_in_one_process(monkeypatch):
+    """Past PARALLEL_MIN_TEXTS new texts the parse is shared over worker processes: the same
+    descriptions, in order, typo corrections included; the memo holds them afterwards."""
+    import importlib
+
+    import refaug.executors.local as local
+    from refaug.nlp import load_nlp
+
+    describe_module = importlib.import_module("refaug.contrast.describe")  # the package's describe is a function
+
+    texts = [f"{c} {h} {p}" for c in ("red", "blue", "dark", "beige") for h in ("man", "teddt bear", "couch")
+             for p in ("on the left", "without a hat", "not holding a bat", "second from right")]
+    nlp = load_nlp(disable=("ner",))
+    one = describe_module._descriptions(texts, nlp, 8)
+    key = describe_module._pipeline_key(nlp)
+    for t in texts:
+        describe_module._MEMO.pop((key, t), None)
+    forked = []
+    original = describe_module._forked_descriptions
+    monkeypatch.setattr(describe_module, "_forked_descriptions", lambda *a: forked.append(a[3]) or original(*a))
+    monkeypatch.setattr(describe_module, "PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr(local, "default_workers", lambda: 2)
+    shared = describe_module.describe_texts(texts, nlp=nlp, batch_size=8)
+    assert forked == [2]  # the worker processes described them
+    assert shared == one and any(d.corrections for d in shared)
+    assert all((key, t) in describe_module._MEMO for t in texts)

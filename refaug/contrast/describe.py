@@ -552,7 +552,9 @@ def _pipeline_key(nlp) -> tuple[str, ...]:
 
 
 def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> list[Description]:
-    """Describe each text; each distinct text is parsed once per process (``nlp.pipe``).
+    """Describe each text; each distinct text is parsed once per process (``nlp.pipe``); at
+    least :data:`PARALLEL_MIN_TEXTS` new ones are shared over forked worker processes (one per
+    CPU, at most 8: :func:`refaug.executors.local.default_workers`), the same descriptions.
 
     Args:
         texts: expressions.
@@ -573,9 +575,57 @@ def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> 
     if len(_MEMO) + len(distinct) > _MEMO_LIMIT:
         _MEMO.clear()
         distinct = list(dict.fromkeys(texts))
-    corrected = [correct(t) for t in distinct]
-    for t, (_, fixes), doc in zip(distinct, corrected, nlp.pipe([c for c, _ in corrected], batch_size=batch_size),
-                                  strict=True):
-        d = describe(doc)
-        _MEMO[key, t] = replace(d, corrections=frozenset(fixes)) if fixes else d
+    workers = _parse_workers(len(distinct))
+    if workers > 1:
+        _MEMO.update(zip(((key, t) for t in distinct), _forked_descriptions(distinct, nlp, batch_size, workers),
+                         strict=True))
+    else:
+        _MEMO.update(zip(((key, t) for t in distinct), _descriptions(distinct, nlp, batch_size), strict=True))
     return [_MEMO[key, t] for t in texts]
+
+
+# Texts described in forked worker processes at once, at least (fewer: the fork and the pickled
+# descriptions cost more than the parse saves): the classify stage of a RefCOCO-sized run describes
+# about 186,000 distinct texts in one call, mining's chunks a few thousand new ones each.
+PARALLEL_MIN_TEXTS = 20_000
+
+
+def _parse_workers(n: int) -> int:
+    if n < PARALLEL_MIN_TEXTS:
+        return 1
+    from refaug.executors.local import default_workers
+
+    return default_workers()
+
+
+def _descriptions(texts: list[str], nlp, batch_size: int) -> list[Description]:
+    corrected = [correct(t) for t in texts]
+    out = []
+    for (_, fixes), doc in zip(corrected, nlp.pipe([c for c, _ in corrected], batch_size=batch_size), strict=True):
+        d = describe(doc)
+        out.append(replace(d, corrections=frozenset(fixes)) if fixes else d)
+    return out
+
+
+_FORKED_NLP = None  # the pipeline a forked worker of _forked_descriptions parses with
+
+
+def _forked_descriptions(texts: list[str], nlp, batch_size: int, workers: int) -> list[Description]:
+    """:func:`_descriptions` over ``workers`` forked processes (the pipeline inherited, not
+    pickled), in parts, in order: the same descriptions (a parse depends on its text alone)."""
+    import multiprocessing
+
+    global _FORKED_NLP
+    size = max(batch_size, -(-len(texts) // (workers * 8)))
+    parts = [texts[i : i + size] for i in range(0, len(texts), size)]
+    _FORKED_NLP = (nlp, batch_size)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [d for part in pool.imap(_describe_part, parts) for d in part]
+    finally:
+        _FORKED_NLP = None
+
+
+def _describe_part(texts: list[str]) -> list[Description]:
+    nlp, batch_size = _FORKED_NLP
+    return _descriptions(texts, nlp, batch_size)

@@ -19,6 +19,7 @@ from typing import Literal, get_args
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset, DatasetInfo, Features, List, concatenate_datasets
 from datasets.table import InMemoryTable
 
@@ -53,8 +54,10 @@ def _reasons(selected: Selected, cutoff: np.ndarray, label: str) -> pa.Array:
     reasons = table.take(pa.array(inverse.ravel()))
     if not any(selected.note):
         return reasons
-    return pa.array([f"{r}; {n}" if n else r for r, n in zip(reasons.to_pylist(), selected.note, strict=True)],
-                    pa.string())
+    # "<reason>; <note>" where there is a note, joined in Arrow (RefCOCO's train split: 2.5 million)
+    notes = pa.array(selected.note, pa.string())
+    noted = pc.fill_null(pc.not_equal(notes, ""), False)
+    return pc.if_else(noted, pc.binary_join_element_wise(reasons, notes, "; "), reasons)
 
 
 def _score_parts(selected: Selected) -> pa.StructArray:

@@ -190,9 +190,10 @@ def _edit_rows(ds: Dataset) -> list[dict[str, Any]]:
                                           pc.list_flatten(listed), "\x00")
         usable = edits[_numpy(pc.fill_null(pc.is_in(keys, value_set=own.combine_chunks() if isinstance(
             own, pa.ChunkedArray) else own), False), bool)]
-        first = _rank_in_row(parent, np.isin(np.arange(len(edit)), usable), len(expressions)) < MAX_EDITS
         edit[:] = False
-        edit[usable[first[usable]]] = True
+        edit[usable] = True
+        first = _rank_in_row(parent, edit, len(expressions)) < MAX_EDITS  # the row's first MAX_EDITS of them
+        edit &= first
     wanted = np.nonzero(edit | negated)[0]
     part = flat.take(pa.array(wanted))
     columns = {name: pc.struct_field(part, name).to_pylist()
@@ -336,8 +337,8 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
                                 {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")}), {}
     generated = np.isin(kinds, list(adversarial.kinds))
     # (kind, text) pairs by their codes, in order of first appearance (as factorising the strings)
-    pair_codes, pairs = pd.factorize(kind_codes[generated] * (int(text_codes.max(initial=0)) + 1)
-                                     + text_codes[generated])
+    pair_codes, pairs = pd.factorize((kind_codes[generated] + 1) * (int(text_codes.max(initial=0)) + 2)
+                                     + text_codes[generated] + 1)  # + 1: a missing value's code is -1
     if not len(pairs):
         return adversarial_filter_dataset(ds, embedder=embedder, adversarial=None, limit=limit, balance=balance,
                                           balance_report=balance_report), {}
