@@ -127,7 +127,7 @@ FIELD_HELP: dict[str, FieldHelp] = {
     "to_refer": FieldHelp("output", "also export a refer-toolkit folder to OUT/refer"),
     "executor": FieldHelp("output", "where stages run (ray: on Ray Data): {choices}", "NAME"),
     "ray_address": FieldHelp("output", "the Ray cluster to join, or auto", "ADDR", "a local Ray"),
-    "workers": FieldHelp("output", "local executor's processes (rewrite, rules views)", "N", "one per CPU, at most 8"),
+    "workers": FieldHelp("output", "local processes", "N", "CPUs, at most 8"),
 }
 """Each field's option help, grouped; the docstring of :class:`RunConfig` says the same at length."""
 

@@ -620,7 +620,9 @@ def _forked_descriptions(texts: list[str], nlp, batch_size: int, workers: int) -
     parts = [texts[i : i + size] for i in range(0, len(texts), size)]
     _FORKED_NLP = (nlp, batch_size)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        from refaug.executors.local import one_blas_thread
+
+        with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
             return [d for part in pool.imap(_describe_part, parts) for d in part]
     finally:
         _FORKED_NLP = None

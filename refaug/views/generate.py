@@ -291,7 +291,9 @@ class ViewGenerator:
         column: list[dict[str, Any] | None] = [None] * len(rows)
         _FORKED = (self, rows, images_per_chunk)
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            from refaug.executors.local import one_blas_thread
+
+            with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
                 for part, (views, report) in zip(parts, pool.imap(_views_of_part, parts), strict=True):
                     for group in part:
                         for i in group:
