@@ -37,7 +37,7 @@ def one_blas_thread() -> None:
     in each of them spins for cores the others hold (on two cores the forked rules views took
     2.3x the CPU time of one process)."""
     global _LIMITED_PID
-    if _LIMITED_PID != os.getpid():
+    if os.getpid() != _LIMITED_PID:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
