@@ -80,3 +80,18 @@ def test_the_rules_views_in_forked_processes_are_the_views_of_one(synthetic_smal
     again = ViewGenerator(get_backend("rules"), cache_dir=tmp_path / "views")
     assert again.run(synthetic_small, show_progress_bar=False, images_per_chunk=2, workers=3)["views"] == alone["views"]
     assert again.report.cached_images == len(set(synthetic_small["image_id"]))  # the workers wrote the cache
+
+
+def _workers_here(_: int) -> int:
+    from refaug.executors.local import default_workers
+
+    return default_workers()
+
+
+def test_a_pool_worker_starts_no_processes_of_its_own() -> None:
+    """Inside a worker of a multiprocessing pool (Dataset.map(num_proc=...)), which may not have
+    children, the default is one process."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_workers_here, [0]) == [1]

@@ -46,7 +46,12 @@ def one_blas_thread() -> None:
 
 def default_workers() -> int:
     """The processes a batch stage uses by default: the CPUs this process may run on, at most
-    :data:`MAX_DEFAULT_WORKERS`."""
+    :data:`MAX_DEFAULT_WORKERS`; 1 in a daemonic process (a worker of a ``multiprocessing`` pool,
+    e.g. ``Dataset.map(num_proc=...)``), which may not start processes of its own."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 1
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
