@@ -184,9 +184,9 @@ class RunConfig:
         executor, ray_address, workers: how batch stages run: ``local`` (this machine, the
             default) or ``ray`` (Ray Data over a cluster, ``refaug[ray]``), the cluster to join
             (default None: a local Ray; ``auto``: the running cluster), and the local executor's
-            processes for the rewrite stage and the rules backend's views (default None: one per
-            CPU, at most 8; 1: in this process). None is in any stage's fingerprint: every way writes the same rows, so a
-            run may resume on another.
+            processes for the rewrite stage, the rules backend's views and a large parse
+            (default None: one per CPU, at most 8; 1: in this process). None is in any stage's
+            fingerprint: every way writes the same rows, so a run may resume on another.
         extra: free-form notes kept with the config (default empty).
 
     Raises:

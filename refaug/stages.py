@@ -327,9 +327,9 @@ def _negative_counts(ds: Dataset) -> tuple[Counter, np.ndarray]:
 
     if ds._indices is not None:
         ds = ds.flatten_indices()
-    negatives = ds.data.column("hard_negatives").combine_chunks()
-    lengths = np.asarray(pc.fill_null(pc.list_value_length(negatives), 0).to_numpy(zero_copy_only=False))
-    kinds = pc.list_flatten(negatives).field("kind")
+    negatives = ds.data.column("hard_negatives")  # chunked, memory-mapped: read, not copied
+    lengths = pc.fill_null(pc.list_value_length(negatives), 0).to_numpy()
+    kinds = pc.struct_field(pc.list_flatten(negatives), "kind")
     counts = pc.value_counts(kinds).to_pylist() if len(kinds) else []
     return Counter({c["values"]: c["counts"] for c in counts}), lengths
 

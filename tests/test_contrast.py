@@ -328,7 +328,7 @@ def test_many_new_texts_are_described_in_forked_workers_as_in_one_process(monkey
     descriptions, in order, typo corrections included; the memo holds them afterwards."""
     import importlib
 
-    import refaug.executors.local as local
+    import refaug.workers as workers
     from refaug.nlp import load_nlp
 
     describe_module = importlib.import_module("refaug.contrast.describe")  # the package's describe is a function
@@ -344,7 +344,7 @@ def test_many_new_texts_are_described_in_forked_workers_as_in_one_process(monkey
     original = describe_module._forked_descriptions
     monkeypatch.setattr(describe_module, "_forked_descriptions", lambda *a: forked.append(a[3]) or original(*a))
     monkeypatch.setattr(describe_module, "PARALLEL_MIN_TEXTS", 10)
-    monkeypatch.setattr(local, "default_workers", lambda: 2)
+    monkeypatch.setattr(workers, "default_workers", lambda: 2)
     shared = describe_module.describe_texts(texts, nlp=nlp, batch_size=8)
     assert forked == [2]  # the worker processes described them
     assert shared == one and any(d.corrections for d in shared)

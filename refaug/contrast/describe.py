@@ -554,7 +554,7 @@ def _pipeline_key(nlp) -> tuple[str, ...]:
 def describe_texts(texts: Sequence[str], *, nlp=None, batch_size: int = 512) -> list[Description]:
     """Describe each text; each distinct text is parsed once per process (``nlp.pipe``); at
     least :data:`PARALLEL_MIN_TEXTS` new ones are shared over forked worker processes (one per
-    CPU, at most 8: :func:`refaug.executors.local.default_workers`), the same descriptions.
+    CPU, at most 8: :func:`refaug.workers.default_workers`), the same descriptions.
 
     Args:
         texts: expressions.
@@ -593,7 +593,7 @@ PARALLEL_MIN_TEXTS = 20_000
 def _parse_workers(n: int) -> int:
     if n < PARALLEL_MIN_TEXTS:
         return 1
-    from refaug.executors.local import default_workers
+    from refaug.workers import default_workers
 
     return default_workers()
 
@@ -607,27 +607,17 @@ def _descriptions(texts: list[str], nlp, batch_size: int) -> list[Description]:
     return out
 
 
-_FORKED_NLP = None  # the pipeline a forked worker of _forked_descriptions parses with
-
-
 def _forked_descriptions(texts: list[str], nlp, batch_size: int, workers: int) -> list[Description]:
-    """:func:`_descriptions` over ``workers`` forked processes (the pipeline inherited, not
-    pickled), in parts, in order: the same descriptions (a parse depends on its text alone)."""
-    import multiprocessing
+    """:func:`_descriptions` over ``workers`` forked processes (:func:`refaug.workers.fork_map`:
+    the pipeline inherited, not pickled), in parts, in order: the same descriptions (a parse
+    depends on its text alone)."""
+    from refaug.workers import fork_map
 
-    global _FORKED_NLP
     size = max(batch_size, -(-len(texts) // (workers * 8)))
     parts = [texts[i : i + size] for i in range(0, len(texts), size)]
-    _FORKED_NLP = (nlp, batch_size)
-    try:
-        from refaug.executors.local import one_blas_thread
-
-        with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
-            return [d for part in pool.imap(_describe_part, parts) for d in part]
-    finally:
-        _FORKED_NLP = None
+    return [d for part in fork_map(_describe_part, parts, workers=workers, state=(nlp, batch_size)) for d in part]
 
 
-def _describe_part(texts: list[str]) -> list[Description]:
-    nlp, batch_size = _FORKED_NLP
+def _describe_part(state: tuple, texts: list[str]) -> list[Description]:
+    nlp, batch_size = state
     return _descriptions(texts, nlp, batch_size)

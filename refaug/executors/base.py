@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,27 @@ BatchCounters = Callable[[Any], Mapping[str, int]]
 
 Module-level, so it pickles to workers: each worker reports what its copy counted, and the
 executor returns the sums."""
+
+COUNTERS = "__refaug_counters"
+"""A worker batch's counters (JSON, on its first row): what a worker's copy of a batch function
+counted comes back with the rows, and the executor sums the column."""
+
+
+class CounterGrowth:
+    """What ``counters(fn)`` grew by since the last call, as JSON (None without ``counters``):
+    a worker's copy counts for itself, so each batch reports its own share."""
+
+    def __init__(self, counters: BatchCounters | None) -> None:
+        self.counters = counters
+        self._seen: Counter = Counter()
+
+    def __call__(self, fn: Any) -> str | None:
+        if self.counters is None:
+            return None
+        now = Counter(self.counters(fn))
+        added = {k: now[k] - self._seen.get(k, 0) for k in now}
+        self._seen = now
+        return json.dumps(added)
 
 
 class Executor(ABC):

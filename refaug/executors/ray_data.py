@@ -38,7 +38,7 @@ import pyarrow as pa
 from datasets import Dataset, DatasetInfo, Features
 from datasets.table import InMemoryTable
 
-from refaug.executors.base import BatchCounters, BatchFn, Executor
+from refaug.executors.base import COUNTERS, BatchCounters, BatchFn, CounterGrowth, Executor
 
 if TYPE_CHECKING:
     from refaug.embed import Embedder
@@ -48,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 ROW = "__refaug_row"
 """The hidden column with each row's position; rows are sorted by it when they come back."""
-COUNTERS = "__refaug_counters"
-"""A worker batch's counters (JSON, on its first row)."""
 BLOCKS_PER_WORKER = 4  # enough blocks that no worker idles while another finishes a long one
 
 
@@ -249,7 +247,7 @@ class BatchWorker:
         self.counters = counters
         self.schema = pa.schema([*features.arrow_schema.remove_metadata(),
                                  pa.field(ROW, pa.int64()), pa.field(COUNTERS, pa.string())])
-        self._seen: Counter = Counter()
+        self._growth = CounterGrowth(counters)
 
     def __call__(self, table: pa.Table) -> pa.Table:
         table = table.sort_by(ROW)
@@ -257,16 +255,8 @@ class BatchWorker:
         out = {**batch, **self.fn(batch)}
         columns = self.features.encode_batch({name: out[name] for name in self.features})
         columns[ROW] = table.column(ROW)
-        columns[COUNTERS] = [self._report()] + [None] * (table.num_rows - 1)
+        columns[COUNTERS] = [self._growth(self.fn)] + [None] * (table.num_rows - 1)
         return pa.Table.from_pydict(columns, schema=self.schema)
-
-    def _report(self) -> str | None:
-        if self.counters is None:
-            return None
-        now = Counter(self.counters(self.fn))
-        added = {k: now[k] - self._seen.get(k, 0) for k in now}
-        self._seen = now
-        return json.dumps(added)
 
 
 class EncodeWorker:

@@ -260,49 +260,41 @@ class ViewGenerator:
         members = list(groups.values())
         with tqdm(total=len(members), desc="views", unit="request", disable=not show_progress_bar) as bar:
             if workers > 1 and self.backend.cpu_bound and len(members) > images_per_chunk:
-                column = self._forked_views(rows, members, bar, workers=workers, images_per_chunk=images_per_chunk)
+                found = self._forked_views(rows, members, bar, workers=workers, images_per_chunk=images_per_chunk)
             else:
-                column = self._views_column(rows, members, bar, images_per_chunk)
+                found = self._views_of(rows, members, bar, images_per_chunk)
         self._log_report(self.report.failures[before:])
+        column = [found.get(i) for i in range(len(rows))]
         return rows.add_column("views", column, feature=VIEWS_FEATURE)
 
-    def _views_column(self, rows: Dataset, members: list[list[int]], bar: tqdm,
-                      images_per_chunk: int) -> list[dict[str, Any] | None]:
-        """The ``views`` value of every row of ``rows`` (None where not in ``members``)."""
-        column: list[dict[str, Any] | None] = [None] * len(rows)
+    def _views_of(self, rows: Dataset, members: list[list[int]], bar: tqdm,
+                  images_per_chunk: int) -> dict[int, dict[str, Any] | None]:
+        """The ``views`` value of each row of ``members`` (groups of row positions), by row."""
+        found: dict[int, dict[str, Any] | None] = {}
         for start in range(0, len(members), images_per_chunk):
             indices = [i for group in members[start : start + images_per_chunk] for i in group]
             referents = [Referent.from_row(row) for row in rows.select(indices)]
             views = self._generate(referents, bar)
             for i, referent in zip(indices, referents):
-                column[i] = _views_row(views[referent.referent_id])
-        return column
+                found[i] = _views_row(views[referent.referent_id])
+        return found
 
     def _forked_views(self, rows: Dataset, members: list[list[int]], bar: tqdm, *, workers: int,
-                      images_per_chunk: int) -> list[dict[str, Any] | None]:
-        """:meth:`_views_column` over ``workers`` forked processes, a part of the images each
-        (several parts per process, so the bar moves and no process idles long); the parts'
-        reports are added to this generator's."""
-        import multiprocessing
+                      images_per_chunk: int) -> dict[int, dict[str, Any] | None]:
+        """:meth:`_views_of` over ``workers`` forked processes (:func:`refaug.workers.fork_map`),
+        a part of the images each (several parts per process, so the bar moves and no process
+        idles long); the parts' reports are added to this generator's."""
+        from refaug.workers import fork_map
 
-        global _FORKED
         size = max(1, min(images_per_chunk, -(-len(members) // (workers * 4))))
         parts = [members[i : i + size] for i in range(0, len(members), size)]
-        column: list[dict[str, Any] | None] = [None] * len(rows)
-        _FORKED = (self, rows, images_per_chunk)
-        try:
-            from refaug.executors.local import one_blas_thread
-
-            with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
-                for part, (views, report) in zip(parts, pool.imap(_views_of_part, parts), strict=True):
-                    for group in part:
-                        for i in group:
-                            column[i] = views[i]
-                    self.report.merge(report)
-                    bar.update(len(part))
-        finally:
-            _FORKED = None
-        return column
+        found: dict[int, dict[str, Any] | None] = {}
+        for part, (views, report) in zip(parts, fork_map(_views_of_part, parts, workers=workers,
+                                                          state=(self, rows, images_per_chunk)), strict=True):
+            found.update(views)
+            self.report.merge(report)
+            bar.update(len(part))
+        return found
 
     def _generate(self, referents: Sequence[Referent], bar: tqdm) -> dict[str, Views | None]:
         jobs = self._jobs(referents)
@@ -548,16 +540,11 @@ def _image_digest(image: str | bytes | None) -> str | None:
         return f"path:{image}"
 
 
-_FORKED: tuple[ViewGenerator, Dataset, int] | None = None
-"""The generator, rows and chunk size a forked worker of :meth:`ViewGenerator._forked_views` reads."""
-
-
-def _views_of_part(part: list[list[int]]) -> tuple[dict[int, dict[str, Any] | None], GenerationReport]:
+def _views_of_part(state: tuple, part: list[list[int]]) -> tuple[dict[int, dict[str, Any] | None], GenerationReport]:
     """In a forked worker: the views of one part's images (by row) and what it took."""
-    generator, rows, images_per_chunk = _FORKED
+    generator, rows, images_per_chunk = state
     generator.report = GenerationReport()
-    column = generator._views_column(rows, part, tqdm(disable=True), images_per_chunk)
-    return {i: column[i] for group in part for i in group}, generator.report
+    return generator._views_of(rows, part, tqdm(disable=True), images_per_chunk), generator.report
 
 
 def _views_row(views: Views | None) -> dict[str, Any] | None:
