@@ -58,6 +58,7 @@ from refaug.stages import (
     rewrite_stage,
     views_stage,
 )
+from refaug.workers import workers_limit
 
 __all__ = [
     "CLASSIFY_FIELDS",
@@ -213,7 +214,7 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         from refaug.executors import get_executor
 
-        with _run_log(self.out / "run.log"), library_progress_bars_off(), \
+        with _run_log(self.out / "run.log"), library_progress_bars_off(), workers_limit(self.config.workers), \
                 get_executor(self.config.executor, address=self.config.ray_address,
                              workers=self.config.workers) as executor:
             logger.info("run: %s -> %s (executor %s)", source, self.out, executor.name)

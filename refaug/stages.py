@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from datasets import (
     load_from_disk,
 )
 
+from refaug.columns import replace_columns
 from refaug.config import RunConfig
 from refaug.records import CANDIDATE_FEATURE
 from refaug.rewrite.registry import REWRITER_NAMES  # noqa: F401 - kept as an import path
@@ -120,7 +122,7 @@ def build_rewriters(config: RunConfig):
 def rewrite_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     """spaCy distractors of each referent's expressions and views, in a ``distractors`` column."""
     if not config.rewriters:
-        return ds.add_column("distractors", [[] for _ in range(len(ds))], feature=List(CANDIDATE_FEATURE))
+        return replace_columns(ds, {"distractors": [[] for _ in range(len(ds))]}, {"distractors": List(CANDIDATE_FEATURE)})
     rewriters = build_rewriters(config)
     out, counts = context.executor.map_batches(ds, rewriters, batch_size=512, desc="rewrite",
                                                features=rewriters.output_features(ds.features),
@@ -194,8 +196,7 @@ def classify_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Datas
     context.stats["classify"] = {"method": config.method, "threshold": classifier.threshold,
                                  "distractors": int(len(vocab)), "outside_cluster": int(verdict.negative.sum())}
     features = Features({"cluster_stats": CLUSTER_STATS_FEATURE, "distractor_similarity": List(Value("float32"))})
-    ds = ds.add_column("cluster_stats", stats, feature=features["cluster_stats"])
-    return ds.add_column("distractor_similarity", distractor_sims, feature=features["distractor_similarity"])
+    return replace_columns(ds, {"cluster_stats": stats, "distractor_similarity": distractor_sims}, dict(features))
 
 
 def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
@@ -218,8 +219,7 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     checkpoints = MinedSplits(context.cache / "mine-splits", config, pool=pool,
                               source=context.input_fingerprint or ds._fingerprint)
     parts, report = [], None
-    for split in sorted(set(ds["split"])):
-        part = ds.filter(lambda s, split=split: s == split, input_columns="split")
+    for split, part in _split_parts(ds, context.cache / "mine-input"):
         done = checkpoints.load(split, part)
         if done is None:
             mined, found = mine_hard_negatives(
@@ -243,6 +243,7 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
                 plausibility=config.plausibility,
             )
             done = checkpoints.save(split, part, mined, found)  # read back memory-mapped
+            del mined
         mined, found = done
         parts.append(mined)
         report = found if report is None else report.merge(found)
@@ -267,6 +268,28 @@ def mine_stage(ds: Dataset, config: RunConfig, context: RunContext) -> Dataset:
     if blind.get("adversarial"):
         context.stats["mine"]["dropped"]["adversarial"] = sum(k["dropped"] for k in blind["adversarial"].values())
     return out
+
+
+def _split_parts(ds: Dataset, cache) -> Iterator[tuple[str, Dataset]]:
+    """Each split's rows, in order of the split's name, as a dataset whose table is memory-mapped
+    and has no indices mapping: a slice of ``ds`` where the split's rows are contiguous (as the
+    load stage writes them), else a copy written under ``cache`` (removed once the split is
+    mined). Mining joins its negatives to these rows; rows read through an indices mapping are
+    first copied into memory (RefCOCO's train split with its views and distractors: gigabytes)."""
+    import shutil
+
+    splits = np.asarray(ds["split"], dtype=object)
+    for split in sorted(set(splits.tolist())):
+        rows = np.flatnonzero(splits == split)
+        if rows[-1] - rows[0] + 1 == len(rows):
+            yield split, ds.select(range(int(rows[0]), int(rows[-1]) + 1))
+            continue
+        folder = cache / f"{split}-{ds._fingerprint}"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            yield split, ds.select(rows).flatten_indices(cache_file_name=str(folder / "rows.arrow"))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # The fields that shape one split's mined pool; the blind-model defences' own settings are not

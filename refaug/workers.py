@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -24,19 +26,38 @@ MAX_DEFAULT_WORKERS = 8  # the default's cap: each process holds its own spaCy p
 
 _LIMITED_PID = 0
 _STATE: Any = None
+_LIMIT: int | None = None  # workers_limit's setting
 
 
 def default_workers() -> int:
     """The processes a stage uses by default: the CPUs this process may run on, at most
-    :data:`MAX_DEFAULT_WORKERS`; 1 in a daemonic process (a worker of a ``multiprocessing`` pool,
-    e.g. ``Dataset.map(num_proc=...)``), which may not start processes of its own."""
+    :data:`MAX_DEFAULT_WORKERS` (or what :func:`workers_limit` set); 1 in a daemonic process (a
+    worker of a ``multiprocessing`` pool, e.g. ``Dataset.map(num_proc=...)``), which may not
+    start processes of its own."""
     if multiprocessing.current_process().daemon:
         return 1
+    if _LIMIT is not None:
+        return _LIMIT
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+@contextlib.contextmanager
+def workers_limit(workers: int | None) -> Iterator[None]:
+    """Within the block, :func:`default_workers` is ``workers`` (None: unchanged): a run's
+    ``workers`` setting reaches every stage that forks (the rewriters, the rules views, the
+    parse, the mining chunks)."""
+    global _LIMIT
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most {MAX_DEFAULT_WORKERS})")
+    before, _LIMIT = _LIMIT, workers if workers is not None else _LIMIT
+    try:
+        yield
+    finally:
+        _LIMIT = before
 
 
 def one_blas_thread() -> None:
@@ -58,11 +79,16 @@ def fork_map(fn: Callable[[Any, T], R], parts: Sequence[T], *, workers: int, sta
     pickled back. ``fn`` must be a module-level function."""
     global _STATE
     _STATE = state
+    # The parent's objects move to the collector's permanent generation before the fork: a
+    # child's collection then does not walk them and write to their headers, which would copy
+    # every page the parent holds (a RefCOCO-sized run's parse memo is over a gigabyte).
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
             yield from pool.imap(_call, [(fn, part) for part in parts])
     finally:
         _STATE = None
+        gc.unfreeze()
 
 
 def _call(task: tuple[Callable[[Any, Any], Any], Any]) -> Any:

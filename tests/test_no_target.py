@@ -150,3 +150,33 @@ def test_rows_do_not_copy_their_image(run):
     assert all(row["image"] is None for row in rows)
     with_pixels = {r["image_id"] for part in run.dataset.values() for r in part.select_columns(["image_id"])}
     assert {row["image_id"] for row in rows} <= with_pixels
+
+
+def test_images_in_forked_workers_get_the_lists_of_one_process(run, embedder, monkeypatch):
+    """Chunks of images taken by two forked processes: the same lists, the same counts, the
+    plausibility hook called in the workers."""
+    from datasets import load_from_disk
+
+    import refaug.mining.no_target as no_target_module
+    from refaug.clusters import ClusterClassifier
+    from refaug.mining.corpus import prepare
+    from refaug.mining.verification import build_evidence
+
+    rows = load_from_disk(str(next((run.out / "stages").glob("*-rewrite")) / "data"))
+    helper = no_target_module.NoTargetTexts()
+    data = prepare(rows, embedder, include_expressions=True, sources=[helper])
+    clf = ClusterClassifier("contrast", embedder=embedder)
+    evidence = build_evidence(data, clf)
+    monkeypatch.setattr(no_target_module, "CHUNK_IMAGES", 2)  # chunks enough for two processes
+
+    def every_other(vocab):  # a filter that drops some, so that the refill rounds run
+        return [i % 2 == 0 for i in vocab]
+
+    found = [no_target_module.image_negatives(data, clf, evidence, pool=helper.pool, per_image=CAP,
+                                              keep=every_other, workers=workers) for workers in (1, 2)]
+    (one, one_report), (two, two_report) = found
+    assert len(set(data.image_ids)) > 2 * 2 and sum(map(len, one)) > 0
+    assert two == one
+    for name in ("kept", "verified_by", "considered", "dropped"):
+        assert getattr(two_report, name) == getattr(one_report, name)
+    assert one_report.dropped["filtered"] > 0

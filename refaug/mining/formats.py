@@ -20,9 +20,10 @@ from typing import Literal, get_args
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasets import Dataset, DatasetInfo, Features, List, concatenate_datasets
+from datasets import Dataset, DatasetInfo, Features, List
 from datasets.table import InMemoryTable
 
+from refaug.columns import replace_columns
 from refaug.mining.candidates import Selected
 from refaug.mining.corpus import Data
 from refaug.records import (
@@ -97,13 +98,8 @@ def nested_format(dataset: Dataset, selected: Selected, data: Data, cutoff: np.n
     verified = np.bincount(selected.row[selected.verified != VERIFICATIONS.index(UNVERIFIED)], minlength=data.n)
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
     column = pa.ListArray.from_arrays(offsets, _negative_structs(selected, data, cutoff, label))
-    features = Features({"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": ROW_FEATURES["num_verified"]})
-    table = pa.table({"hard_negatives": column, "num_verified": pa.array(verified.astype(np.int32))})
-    negatives = Dataset(InMemoryTable(table), info=DatasetInfo(features=features))
-    base = dataset.remove_columns([c for c in ("hard_negatives", "num_verified") if c in dataset.column_names])
-    if base._indices is not None:
-        base = base.flatten_indices()
-    return concatenate_datasets([base, negatives], axis=1)
+    return replace_columns(dataset, {"hard_negatives": column, "num_verified": pa.array(verified.astype(np.int32))},
+                           {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": ROW_FEATURES["num_verified"]})
 
 
 def flat_format(selected: Selected, data: Data, *, output_format: str, num_negatives: int) -> Dataset:

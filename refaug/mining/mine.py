@@ -14,6 +14,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from refaug.clusters import ClusterClassifier
+from refaug.columns import replace_columns
 from refaug.contrast.compare import clear_caches as clear_comparison_caches
 from refaug.embed import Embedder
 from refaug.errors import check_choice
@@ -56,6 +58,7 @@ from refaug.mining.sources.base import CandidateSource, SourceContext
 from refaug.mining.sources.registry import SOURCES, build_source, source_class
 from refaug.mining.verification import NEIGHBOUR_KINDS, Verification, category_proven, ranking_tier
 from refaug.plausibility import PlausibilityFilter
+from refaug.workers import default_workers, fork_map
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ def mine_hard_negatives(
     output_format: OutputFormat = "nested", search: SearchBackend = "torch", precision: Precision = "auto",
     chunk_size: int = 2048, corpus_chunk_size: int = 32768, device: str | None = None,
     show_progress_bar: bool | None = None, return_report: bool = False, no_target_per_image: int = 0,
-    plausibility: str | PlausibilityFilter = "off", lazy_judgement: bool | None = None,
+    plausibility: str | PlausibilityFilter = "off", lazy_judgement: bool | None = None, workers: int | None = None,
 ) -> Dataset | tuple[Dataset, MiningReport]:
     """Mine hard negatives for every referent of ``dataset`` (the steps: :mod:`refaug.mining`); returns
     a ``Dataset`` in ``output_format`` with declared ``Features`` (and the report, ``return_report``).
@@ -119,11 +122,14 @@ def mine_hard_negatives(
             negatives either way; the unjudged count under ``not_judged``.
         no_target_per_image: up to this many image-level no-target expressions per image, in a
             ``no_target`` column (:mod:`refaug.mining.no_target`; 0, the default: none; nested only).
+        workers: processes that judge the chunks of referents after the search, and the chunks of
+            images of the no-target step, forked from this one (None:
+            :func:`refaug.workers.default_workers`; 1: this process); the same negatives.
     """
     sources, weights = _checked_options(
         dataset, tuple(sources), output_format=output_format, num_negatives=num_negatives, diversity=diversity,
         search=search, classifier=classifier, threshold=threshold, weights=weights, scorer=scorer,
-        selection=selection, no_target_per_image=no_target_per_image)
+        selection=selection, no_target_per_image=no_target_per_image, workers=workers)
     plausibility_filter = plausibility if isinstance(plausibility, PlausibilityFilter) else PlausibilityFilter(
         mode=plausibility)
     embedder = embedder or Embedder()
@@ -141,9 +147,11 @@ def mine_hard_negatives(
                               show_progress_bar=show_progress_bar)
     ranking = None if weights is None else Ranking(weights, scorer, dataset, show_progress_bar)
     check = FinalistCheck.prepare(plausibility_filter, data, clf) if plausibility_filter.active else None
+    workers = default_workers() if workers is None else workers
     selected, counts = _mine_chunks(data, chosen, settings, context, seed=seed, num_negatives=num_negatives,
                                     diversity=diversity, ranking=ranking, check=check,
-                                    lazy=LAZY_JUDGEMENT if lazy_judgement is None else lazy_judgement)
+                                    lazy=LAZY_JUDGEMENT if lazy_judgement is None else lazy_judgement,
+                                    workers=workers)
     report = mining_report(counts, selected, data, num_negatives)
     report.log(_rule_settings(clf, **policy))
     out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
@@ -151,9 +159,8 @@ def mine_hard_negatives(
     if no_target is not None:
         keep = None if check is None else (lambda codes: check.keep_texts(codes, data))
         lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
-                                   require_verified=require_verified, seed=seed, keep=keep)
-        out = out.remove_columns([c for c in (NO_TARGET_COLUMN,) if c in out.column_names])
-        out = out.add_column(NO_TARGET_COLUMN, lists, feature=no_target_feature())
+                                   require_verified=require_verified, seed=seed, keep=keep, workers=workers)
+        out = replace_columns(out, {NO_TARGET_COLUMN: lists}, {NO_TARGET_COLUMN: no_target_feature()})
     return (out, report) if return_report else out
 
 
@@ -177,7 +184,7 @@ def _rule_settings(clf: ClusterClassifier, *, max_similarity: float | None, rela
 def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_format: str, num_negatives: int,
                      diversity: float, search: str, classifier: Any, threshold: float | None,
                      weights: Weights | None, scorer: Any, selection: str,
-                     no_target_per_image: int = 0) -> tuple[tuple[str, ...], Weights | None]:
+                     no_target_per_image: int = 0, workers: int | None = None) -> tuple[tuple[str, ...], Weights | None]:
     """Check the options (``ValueError`` naming the bad one); return the usable sources and the weights.
 
     A source is usable when the dataset has its columns; the others are skipped (and logged).
@@ -191,6 +198,8 @@ def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_forma
     check_choice("selection", selection, SELECTIONS)
     if num_negatives < 1:
         raise ValueError(f"num_negatives={num_negatives} must be >= 1")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most 8)")
     if diversity < 0:
         raise ValueError(f"diversity={diversity} must be >= 0")
     if classifier is not None and threshold is not None:
@@ -216,39 +225,80 @@ def _active_sources(sources: tuple[str, ...], column_names: Sequence[str]) -> tu
 def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSettings, context: SourceContext, *,
                  seed: int, num_negatives: int, diversity: float,
                  ranking: Ranking | None, check: FinalistCheck | None = None,
-                 lazy: bool = True) -> tuple[Selected, Counter]:
-    """Prepare the sources, then guard and rank the candidates of the referents chunk by chunk."""
+                 lazy: bool = True, workers: int = 1) -> tuple[Selected, Counter]:
+    """Prepare the sources, then guard and rank the candidates of the referents chunk by chunk,
+    over ``workers`` forked processes when there are chunks enough (:func:`_chunk_workers`)."""
     for source in sources:
         source.prepare(data, context)
     tiebreak = np.random.default_rng(seed).permutation(len(data.texts))
+    bounds = [(r0, min(r0 + context.chunk_size, data.n)) for r0 in range(0, data.n, context.chunk_size)]
+    work = _ChunkWork(data, sources, settings, tiebreak, num_negatives, diversity, ranking, check,
+                      lazy and ranking is None and diversity <= 0)  # the greedy rankings look at a whole pool
+    workers = _chunk_workers(workers, len(bounds), ranking)
+    show = len(bounds) > 10 if context.show_progress_bar is None else context.show_progress_bar
+    done = fork_map(_mine_chunk, bounds, workers=workers, state=work) if workers > 1 else \
+        (_mine_chunk(work, b) for b in bounds)
     counts: Counter = Counter()
     chosen: list[Selected] = []
-    chunks = range(0, data.n, context.chunk_size)
-    lazy_path = lazy and ranking is None and diversity <= 0  # the greedy rankings look at a whole pool
-    show = len(chunks) > 10 if context.show_progress_bar is None else context.show_progress_bar
-    for r0 in tqdm(chunks, desc="Judging candidates", unit="chunk", disable=not show):
-        r1 = min(r0 + context.chunk_size, data.n)
-        parts = [source.chunk(r0, r1, code=s) for s, source in enumerate(sources)]
-        if lazy_path:  # the guards, the judgement and the plausibility check in rank order
-            flat, judgement, verification, plausibility = _judge_in_rank_order(
-                Candidates.concat(parts), data, settings, counts, tiebreak, num_negatives=num_negatives, check=check)
-        else:
-            flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
-            plausibility = None
-            if check is not None:  # the plausibility filter, on the finalists only (refaug.mining.plausibility)
-                window = num_negatives if ranking is None and diversity <= 0 else DIVERSITY_POOL * num_negatives
-                flat, judgement, verification, plausibility = check.apply(flat, judgement, verification, data,
-                                                                          tiebreak, counts, window=window)
-        chosen.append(rank_chunk(flat, judgement, verification, data, tiebreak, counts,
-                                 num_negatives=num_negatives, diversity=diversity, ranking=ranking,
-                                 plausibility=plausibility))
-        # Freed before the next chunk is gathered and judged, not when it replaces them: one
-        # chunk's candidates, findings and notes (hundreds of MB) in memory at a time, not two;
-        # and the comparison's memos with them (rebuilt in about a second a chunk), so they do
-        # not pile up over a run of RefCOCO's size (benchmarks/results/end_to_end_full.md).
-        del parts, flat, judgement, verification, plausibility
-        clear_comparison_caches()
+    for selected, found in tqdm(done, total=len(bounds), desc="Judging candidates", unit="chunk", disable=not show):
+        chosen.append(selected)
+        counts.update(found)
     return Selected.concat(chosen), counts
+
+
+def _chunk_workers(workers: int, chunks: int, ranking: Ranking | None) -> int:
+    """The processes the chunks use: ``workers``, no more than there are chunks, one with a
+    user's scorer (a model that may hold a GPU or threads that a fork does not copy)."""
+    if ranking is not None and ranking.scorer is not None:
+        return 1
+    return max(1, min(workers, chunks))
+
+
+@dataclass(frozen=True)
+class _ChunkWork:
+    """What every chunk reads (a forked worker inherits it)."""
+
+    data: Data
+    sources: list[CandidateSource]
+    settings: GuardSettings
+    tiebreak: np.ndarray
+    num_negatives: int
+    diversity: float
+    ranking: Ranking | None
+    check: FinalistCheck | None
+    lazy: bool
+
+
+def _mine_chunk(work: _ChunkWork, bounds: tuple[int, int]) -> tuple[Selected, Counter]:
+    """The kept negatives of referents ``r0 .. r1 - 1`` (``bounds``) and the chunk's counts. In a
+    forked worker the judgement reads the parse memo made before the fork, which holds the
+    candidates' descriptions (at 1/8 of RefCOCO's size all chunks together parsed one new text)."""
+    r0, r1 = bounds
+    counts: Counter = Counter()
+    data, settings, tiebreak = work.data, work.settings, work.tiebreak
+    parts = [source.chunk(r0, r1, code=s) for s, source in enumerate(work.sources)]
+    if work.lazy:  # the guards, the judgement and the plausibility check in rank order
+        flat, judgement, verification, plausibility = _judge_in_rank_order(
+            Candidates.concat(parts), data, settings, counts, tiebreak, num_negatives=work.num_negatives,
+            check=work.check)
+    else:
+        flat, judgement, verification = apply_guards(Candidates.concat(parts), data, settings, counts)
+        plausibility = None
+        if work.check is not None:  # the plausibility filter, on the finalists only (refaug.mining.plausibility)
+            window = work.num_negatives if work.ranking is None and work.diversity <= 0 \
+                else DIVERSITY_POOL * work.num_negatives
+            flat, judgement, verification, plausibility = work.check.apply(
+                flat, judgement, verification, data, tiebreak, counts, window=window)
+    selected = rank_chunk(flat, judgement, verification, data, tiebreak, counts,
+                          num_negatives=work.num_negatives, diversity=work.diversity, ranking=work.ranking,
+                          plausibility=plausibility)
+    # Freed before the next chunk is gathered and judged, not when it replaces them: one chunk's
+    # candidates, findings and notes (hundreds of MB) in memory at a time, not two; and the
+    # comparison's memos with them (rebuilt in about a second a chunk), so they do not pile up over
+    # a run of RefCOCO's size (benchmarks/results/end_to_end_full.md).
+    del parts, flat, judgement, verification, plausibility
+    clear_comparison_caches()
+    return selected, counts
 
 
 def _determined(survive: np.ndarray, tier: np.ndarray, reached_b: np.ndarray, reached_all: np.ndarray) -> np.ndarray:

@@ -80,6 +80,7 @@ from refaug.records import (
     UNVERIFIED,
     VERIFICATIONS,
 )
+from refaug.workers import fork_map
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,11 @@ class NoTargetReport:
     considered: Counter = field(default_factory=Counter)  # by pool
     dropped: Counter = field(default_factory=Counter)  # by rule
     seconds: float = 0.0
+
+    def add(self, other: NoTargetReport) -> None:
+        """Add another part's counts (a chunk of images) to these."""
+        for name in ("kept", "verified_by", "considered", "dropped"):
+            getattr(self, name).update(getattr(other, name))
 
     def log(self) -> None:
         total = sum(self.kept.values())
@@ -323,7 +329,7 @@ def _pair_strength(verification: Any) -> np.ndarray:
 
 def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidence, *, pool: Pool | None,
                     per_image: int = 30, require_verified: bool = True, seed: int = 0,
-                    sample_size: int = DEFAULT_SAMPLE_SIZE, keep: KeepTexts | None = None,
+                    sample_size: int = DEFAULT_SAMPLE_SIZE, keep: KeepTexts | None = None, workers: int = 1,
                     ) -> tuple[list[list[dict]], NoTargetReport]:
     """Up to ``per_image`` no-target expressions per image of ``data`` (see the module docstring).
 
@@ -338,6 +344,8 @@ def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidenc
             codes of an image's next finalists that a rewriter wrote (not the other images' texts), a
             boolean mask of those to keep; called lazily, window by window, until the image's list
             is full (None: keep all). Its drops count under ``filtered``.
+        workers: processes that take the chunks of images, forked from this one (1: this one);
+            the same lists.
 
     Returns:
         Per referent, the no-target expressions anchored at it (dicts of
@@ -348,42 +356,77 @@ def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidenc
     start = time.perf_counter()
     report = NoTargetReport(per_image=per_image)
     category = fill_categories(data)
-    humans = _human_texts(data)
-    sample = _other_images_sample(data, category, sample_size=sample_size, seed=seed)
-    broken = np.fromiter((reads_broken(t) for t in data.texts), bool, len(data.texts))
     order, ptr = _image_groups(data)
-    out: list[list[dict]] = [[] for _ in range(data.n)]
     images = [i for i in range(len(ptr) - 1) if ptr[i + 1] > ptr[i]]
     report.images = len(images)
-    k = CROSS_FACTOR * per_image
-    for c0 in range(0, len(images), CHUNK_IMAGES):
-        chunk = images[c0 : c0 + CHUNK_IMAGES]
-        rows = order[ptr[chunk[0]] : ptr[chunk[-1] + 1]]
-        sims = data.centroid[rows] @ data.vectors[sample.vocab].T if len(sample.vocab) else None
-        work = [_Image(i, order[ptr[i] : ptr[i + 1]], {int(c) for c in category[order[ptr[i] : ptr[i + 1]]] if c >= 0},
-                       sims[ptr[i] - ptr[chunk[0]] : ptr[i + 1] - ptr[chunk[0]]] if sims is not None else None)
-                for i in chunk]
-        for round_ in range(ROUNDS):  # round 0: rewrites and the hardest k; then the next k where short
-            todo = [w for w in work if w.kept < per_image] if round_ else work
-            for w in todo:
-                w.candidates = (_rewrite_candidates(data, pool, w.members, humans) if round_ == 0 else []) \
-                    + _cross_candidates(data, sample, w, k, round_ * k)
-            todo = [w for w in todo if w.candidates]
-            if not todo:
-                break
-            classifier.describe([data.texts[c.vocab] for w in todo for c in w.candidates]  # one nlp.pipe pass
-                                + [data.texts[j] for w in todo for r in w.members.tolist() for j in data.humans(r)])
-            for w in todo:
-                w.candidates = _screen(data, classifier, w.candidates, w, broken, report)
-            _judge_and_select(data, classifier, evidence, todo, out, report, per_image=per_image,
-                              require_verified=require_verified, seed=seed, keep=keep)
+    work = _Work(data, classifier, evidence, pool, _human_texts(data),
+                 _other_images_sample(data, category, sample_size=sample_size, seed=seed),
+                 np.fromiter((reads_broken(t) for t in data.texts), bool, len(data.texts)), category, order, ptr,
+                 per_image, require_verified, seed, keep)
+    chunks = [images[c0 : c0 + CHUNK_IMAGES] for c0 in range(0, len(images), CHUNK_IMAGES)]
+    workers = max(1, min(workers, len(chunks)))
+    done = fork_map(_image_chunk, chunks, workers=workers, state=work) if workers > 1 else \
+        (_image_chunk(work, chunk) for chunk in chunks)
+    out: list[list[dict]] = [[] for _ in range(data.n)]
+    for lists, part in done:  # each image's anchors are its own objects: no list is split over chunks
+        for anchor, items in lists:
+            out[anchor] = items
+        report.add(part)
     report.seconds = time.perf_counter() - start
     report.log()
     return out, report
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What every chunk of images reads (a forked worker inherits it)."""
+
+    data: Data
+    classifier: ClusterClassifier
+    evidence: Evidence
+    pool: Pool | None
+    humans: list[set[str]]
+    sample: _OtherImages
+    broken: np.ndarray
+    category: np.ndarray
+    order: np.ndarray
+    ptr: np.ndarray
+    per_image: int
+    require_verified: bool
+    seed: int
+    keep: KeepTexts | None
+
+
+def _image_chunk(work: _Work, chunk: list[int]) -> tuple[list[tuple[int, list[dict]]], NoTargetReport]:
+    """The no-target lists of a chunk of images (by anchor) and the chunk's counts."""
+    data, order, ptr, per_image = work.data, work.order, work.ptr, work.per_image
+    report = NoTargetReport(per_image=per_image)
+    out: defaultdict[int, list[dict]] = defaultdict(list)
+    k = CROSS_FACTOR * per_image
+    rows = order[ptr[chunk[0]] : ptr[chunk[-1] + 1]]
+    sims = data.centroid[rows] @ data.vectors[work.sample.vocab].T if len(work.sample.vocab) else None
+    images = [_Image(i, order[ptr[i] : ptr[i + 1]], {int(c) for c in work.category[order[ptr[i] : ptr[i + 1]]] if c >= 0},
+                     sims[ptr[i] - ptr[chunk[0]] : ptr[i + 1] - ptr[chunk[0]]] if sims is not None else None)
+              for i in chunk]
+    for round_ in range(ROUNDS):  # round 0: rewrites and the hardest k; then the next k where short
+        todo = [w for w in images if w.kept < per_image] if round_ else images
+        for w in todo:
+            w.candidates = (_rewrite_candidates(data, work.pool, w.members, work.humans) if round_ == 0 else []) \
+                + _cross_candidates(data, work.sample, w, k, round_ * k)
+        todo = [w for w in todo if w.candidates]
+        if not todo:
+            break
+        work.classifier.describe([data.texts[c.vocab] for w in todo for c in w.candidates]  # one nlp.pipe pass
+                                 + [data.texts[j] for w in todo for r in w.members.tolist() for j in data.humans(r)])
+        for w in todo:
+            w.candidates = _screen(data, work.classifier, w.candidates, w, work.broken, report)
+        _judge_and_select(data, work.classifier, work.evidence, todo, out, report, per_image=per_image,
+                          require_verified=work.require_verified, seed=work.seed, keep=work.keep)
+    return list(out.items()), report
+
+
 def _judge_and_select(data: Data, classifier: ClusterClassifier, evidence: Evidence,
-                      prepared: list[_Image], out: list[list[dict]],
+                      prepared: list[_Image], out: defaultdict[int, list[dict]],
                       report: NoTargetReport, *, per_image: int, require_verified: bool, seed: int,
                       keep: KeepTexts | None) -> None:
     """Judge a chunk of images' candidates against every object, then choose each image's list."""
@@ -416,7 +459,7 @@ def _judge_and_select(data: Data, classifier: ClusterClassifier, evidence: Evide
 
 
 def _select(data: Data, chosen: list[tuple], flat: Candidates, verification: Any, note: np.ndarray,
-            out: list[list[dict]], report: NoTargetReport, *, per_image: int, first_rank: int, seed: int,
+            out: defaultdict[int, list[dict]], report: NoTargetReport, *, per_image: int, first_rank: int, seed: int,
             keep: KeepTexts | None) -> int:
     """Rank an image's surviving candidates (tier, turn over anchors and pools, hardness); keep
     ``per_image`` (ranks from ``first_rank``); return how many were kept."""

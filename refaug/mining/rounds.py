@@ -20,6 +20,7 @@ import numpy as np
 from datasets import Dataset
 
 from refaug.clusters import cluster_texts
+from refaug.columns import replace_columns
 from refaug.mining.mine import mine_hard_negatives
 
 logger = logging.getLogger(__name__)
@@ -167,5 +168,4 @@ def _with_rounds(pool: Dataset, ranked: list[list[dict]], collected: list[list[d
         seen = {c["text"] for c in hits}
         merged.append(hits + [c for c in negatives[:num_negatives] if c["text"] not in seen])
     features = pool.features
-    return pool.remove_columns("hard_negatives").add_column("hard_negatives", merged,
-                                                           feature=features["hard_negatives"])
+    return replace_columns(pool, {"hard_negatives": merged}, {"hard_negatives": features["hard_negatives"]})

@@ -43,6 +43,7 @@ from typing import Any, Literal, get_args
 from datasets import Dataset, Features
 from tqdm.auto import tqdm
 
+from refaug.columns import replace_columns
 from refaug.errors import TemplateError, check_choice
 from refaug.io import atomic_write_text
 from refaug.prompts import PromptTemplate, find_template
@@ -265,7 +266,7 @@ class ViewGenerator:
                 found = self._views_of(rows, members, bar, images_per_chunk)
         self._log_report(self.report.failures[before:])
         column = [found.get(i) for i in range(len(rows))]
-        return rows.add_column("views", column, feature=VIEWS_FEATURE)
+        return replace_columns(rows, {"views": column}, {"views": VIEWS_FEATURE})
 
     def _views_of(self, rows: Dataset, members: list[list[int]], bar: tqdm,
                   images_per_chunk: int) -> dict[int, dict[str, Any] | None]:

@@ -1,0 +1,44 @@
+"""Adding or replacing columns of a ``Dataset`` as Arrow arrays, without hashing their values.
+
+``Dataset.add_column`` fingerprints its call by pickling the values it is given (dill, object by
+object): for the no-target lists of 1/8 of RefCOCO (63,540 dicts) that took 8.3 s of the mine
+stage, ten times the cost of building the Arrow array. :func:`replace_columns` converts the values
+to the features' Arrow types once and joins them to the dataset's table; the new dataset's
+fingerprint hashes the joined table (its buffers), not Python objects.
+
+Example:
+    >>> from datasets import Dataset, Value
+    >>> ds = replace_columns(Dataset.from_dict({"a": [1, 2]}), {"b": ["x", "y"]}, {"b": Value("string")})
+    >>> ds["b"]
+    ['x', 'y']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from datasets import Dataset, Features, concatenate_datasets
+from datasets.info import DatasetInfo
+from datasets.table import InMemoryTable
+
+
+def arrow_type(feature: Any) -> pa.DataType:
+    """The Arrow type of a ``datasets`` feature."""
+    return Features({"x": feature}).arrow_schema.field("x").type
+
+
+def replace_columns(ds: Dataset, columns: dict[str, Any], features: dict[str, Any]) -> Dataset:
+    """``ds`` with ``columns`` added, or replaced where it has them: per name an Arrow array or a
+    list of Python values in row order, of the feature ``features[name]``."""
+    arrays = {name: values if isinstance(values, pa.Array | pa.ChunkedArray)
+              else pa.array(values, type=arrow_type(features[name]))
+              for name, values in columns.items()}
+    for name, values in arrays.items():
+        if len(values) != len(ds):
+            raise ValueError(f"column {name!r} has {len(values)} values for {len(ds)} rows")
+    base = ds.remove_columns([c for c in arrays if c in ds.column_names])
+    if base._indices is not None:
+        base = base.flatten_indices()
+    new = Dataset(InMemoryTable(pa.table(arrays)), info=DatasetInfo(features=Features(features)))
+    return concatenate_datasets([base, new], axis=1)
