@@ -155,10 +155,12 @@ def test_rows_do_not_copy_their_image(run):
 def test_images_in_forked_workers_get_the_lists_of_one_process(run, embedder, monkeypatch):
     """Chunks of images taken by two forked processes: the same lists, the same counts, the
     plausibility hook called in the workers."""
+    import pyarrow as pa
     from datasets import load_from_disk
 
     import refaug.mining.no_target as no_target_module
     from refaug.clusters import ClusterClassifier
+    from refaug.columns import arrow_type
     from refaug.mining.corpus import prepare
     from refaug.mining.verification import build_evidence
 
@@ -173,10 +175,12 @@ def test_images_in_forked_workers_get_the_lists_of_one_process(run, embedder, mo
         return [i % 2 == 0 for i in vocab]
 
     found = [no_target_module.image_negatives(data, clf, evidence, pool=helper.pool, per_image=CAP,
-                                              keep=every_other, workers=workers) for workers in (1, 2)]
-    (one, one_report), (two, two_report) = found
+                                              keep=every_other, workers=workers, as_arrow=as_arrow)
+             for workers, as_arrow in ((1, False), (2, False), (2, True))]
+    (one, one_report), (two, two_report), (column, _) = found
     assert len(set(data.image_ids)) > 2 * 2 and sum(map(len, one)) > 0
     assert two == one
+    assert column.to_pylist() == pa.array(one, type=arrow_type(no_target_module.no_target_feature())).to_pylist()
     for name in ("kept", "verified_by", "considered", "dropped"):
         assert getattr(two_report, name) == getattr(one_report, name)
     assert one_report.dropped["filtered"] > 0

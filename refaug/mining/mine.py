@@ -159,7 +159,8 @@ def mine_hard_negatives(
     if no_target is not None:
         keep = None if check is None else (lambda codes: check.keep_texts(codes, data))
         lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
-                                   require_verified=require_verified, seed=seed, keep=keep, workers=workers)
+                                   require_verified=require_verified, seed=seed, keep=keep, workers=workers,
+                                   as_arrow=True)
         out = replace_columns(out, {NO_TARGET_COLUMN: lists}, {NO_TARGET_COLUMN: no_target_feature()})
     return (out, report) if return_report else out
 

@@ -63,9 +63,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from datasets import Dataset, Features, List
 
 from refaug.clusters import ClusterClassifier
+from refaug.columns import arrow_type
 from refaug.mining.candidates import KIND_CODE, Candidates, Pool
 from refaug.mining.categories import fill_categories
 from refaug.mining.corpus import Data, StringTables
@@ -330,7 +332,7 @@ def _pair_strength(verification: Any) -> np.ndarray:
 def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidence, *, pool: Pool | None,
                     per_image: int = 30, require_verified: bool = True, seed: int = 0,
                     sample_size: int = DEFAULT_SAMPLE_SIZE, keep: KeepTexts | None = None, workers: int = 1,
-                    ) -> tuple[list[list[dict]], NoTargetReport]:
+                    as_arrow: bool = False) -> tuple[list[list[dict]] | pa.ListArray, NoTargetReport]:
     """Up to ``per_image`` no-target expressions per image of ``data`` (see the module docstring).
 
     Args:
@@ -346,6 +348,9 @@ def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidenc
             is full (None: keep all). Its drops count under ``filtered``.
         workers: processes that take the chunks of images, forked from this one (1: this one);
             the same lists.
+        as_arrow: return the lists as one Arrow array of :func:`no_target_feature`'s type, each
+            chunk's converted where it is made (a RefCOCO-sized run's 600,000 dicts are never
+            held at once).
 
     Returns:
         Per referent, the no-target expressions anchored at it (dicts of
@@ -362,19 +367,35 @@ def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidenc
     work = _Work(data, classifier, evidence, pool, _human_texts(data),
                  _other_images_sample(data, category, sample_size=sample_size, seed=seed),
                  np.fromiter((reads_broken(t) for t in data.texts), bool, len(data.texts)), category, order, ptr,
-                 per_image, require_verified, seed, keep)
+                 per_image, require_verified, seed, keep, as_arrow)
     chunks = [images[c0 : c0 + CHUNK_IMAGES] for c0 in range(0, len(images), CHUNK_IMAGES)]
     workers = max(1, min(workers, len(chunks)))
     done = fork_map(_image_chunk, chunks, workers=workers, state=work) if workers > 1 else \
         (_image_chunk(work, chunk) for chunk in chunks)
-    out: list[list[dict]] = [[] for _ in range(data.n)]
-    for lists, part in done:  # each image's anchors are its own objects: no list is split over chunks
-        for anchor, items in lists:
-            out[anchor] = items
+    anchors, parts = [], []
+    for found, lists, part in done:  # each image's anchors are its own objects: no list is split over chunks
+        anchors.append(found)
+        parts.append(lists)
         report.add(part)
+    out = _in_row_order(anchors, parts, data.n, as_arrow)
     report.seconds = time.perf_counter() - start
     report.log()
     return out, report
+
+
+def _in_row_order(anchors: list[np.ndarray], parts: list, rows: int, as_arrow: bool) -> list[list[dict]] | pa.Array:
+    """The chunks' lists (``parts``, of the referents ``anchors``) as one per row, empty where none."""
+    if not as_arrow:
+        out: list[list[dict]] = [[] for _ in range(rows)]
+        for found, lists in zip(anchors, parts, strict=True):
+            for anchor, items in zip(found.tolist(), lists, strict=True):
+                out[anchor] = items
+        return out
+    found = np.concatenate([np.zeros(0, np.int64), *anchors])
+    values = pa.concat_arrays([*parts, pa.array([[]], type=arrow_type(no_target_feature()))])  # last: an empty list
+    position = np.full(rows, len(found), np.int64)
+    position[found] = np.arange(len(found))
+    return values.take(pa.array(position))
 
 
 @dataclass(frozen=True)
@@ -395,10 +416,12 @@ class _Work:
     require_verified: bool
     seed: int
     keep: KeepTexts | None
+    as_arrow: bool
 
 
-def _image_chunk(work: _Work, chunk: list[int]) -> tuple[list[tuple[int, list[dict]]], NoTargetReport]:
-    """The no-target lists of a chunk of images (by anchor) and the chunk's counts."""
+def _image_chunk(work: _Work, chunk: list[int]) -> tuple[np.ndarray, list[list[dict]] | pa.Array, NoTargetReport]:
+    """The referents of a chunk of images that anchor no-target lists, their lists (an Arrow
+    array with ``as_arrow``) and the chunk's counts."""
     data, order, ptr, per_image = work.data, work.order, work.ptr, work.per_image
     report = NoTargetReport(per_image=per_image)
     out: defaultdict[int, list[dict]] = defaultdict(list)
@@ -422,7 +445,9 @@ def _image_chunk(work: _Work, chunk: list[int]) -> tuple[list[tuple[int, list[di
             w.candidates = _screen(data, work.classifier, w.candidates, w, work.broken, report)
         _judge_and_select(data, work.classifier, work.evidence, todo, out, report, per_image=per_image,
                           require_verified=work.require_verified, seed=work.seed, keep=work.keep)
-    return list(out.items()), report
+    anchors = np.fromiter(out.keys(), np.int64, len(out))
+    lists = list(out.values())
+    return anchors, pa.array(lists, type=arrow_type(no_target_feature())) if work.as_arrow else lists, report
 
 
 def _judge_and_select(data: Data, classifier: ClusterClassifier, evidence: Evidence,
