@@ -15,9 +15,12 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset, Features, concatenate_datasets
 from datasets.info import DatasetInfo
 from datasets.table import InMemoryTable
@@ -42,3 +45,30 @@ def replace_columns(ds: Dataset, columns: dict[str, Any], features: dict[str, An
         base = base.flatten_indices()
     new = Dataset(InMemoryTable(pa.table(arrays)), info=DatasetInfo(features=Features(features)))
     return concatenate_datasets([base, new], axis=1)
+
+
+def column(ds: Dataset, name: str) -> pa.ChunkedArray:
+    """A column as Arrow, in the dataset's row order (an indices mapping applied), no Python rows."""
+    return ds.with_format("arrow")[name]
+
+
+def item_field(ds: Dataset, name: str, field: str) -> pa.ChunkedArray | None:
+    """A field of the items of a list-of-structs column, all rows' items in order (None where
+    the items have no such field: rows written before it)."""
+    items = pc.list_flatten(column(ds, name))
+    if field not in {f.name for f in items.type}:
+        return None
+    return pc.struct_field(items, field)
+
+
+def value_counts(values: pa.ChunkedArray | pa.Array, *, null: str | None = None) -> Counter:
+    """How often each value occurs (nulls counted under ``null``, or not at all)."""
+    if null is not None:
+        values = pc.fill_null(values, null)
+    found = pc.value_counts(values).to_pylist() if len(values) else []
+    return Counter({c["values"]: c["counts"] for c in found if c["values"] is not None})
+
+
+def list_lengths(ds: Dataset, name: str) -> np.ndarray:
+    """Per row, the length of a list column (0 for a null)."""
+    return pc.fill_null(pc.list_value_length(column(ds, name)), 0).to_numpy()

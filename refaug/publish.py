@@ -26,9 +26,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from datasets import Dataset, DatasetDict
 
+from refaug.columns import column, item_field, list_lengths, value_counts
 from refaug.errors import RefaugError, check_choice
 from refaug.io import atomic_write_bytes, atomic_write_text
 from refaug.records import ROW_FEATURES, VIEW_FIELDS
@@ -71,8 +74,7 @@ def kind_counts(dd: DatasetDict, column: str = "hard_negatives") -> Counter:
     counts: Counter = Counter()
     for ds in dd.values():
         if column in ds.column_names:
-            for items in ds[column]:
-                counts.update(item["kind"] for item in items or ())
+            counts.update(value_counts(item_field(ds, column, "kind") or pa.array([], pa.string())))
     return counts
 
 
@@ -119,9 +121,7 @@ def dataset_card(dd: DatasetDict, info: PublishInfo, *, no_target: DatasetDict |
         "| --- | ---: | ---: | ---: |",
     ]
     for name, ds in dd.items():
-        views = sum(v is not None for v in ds["views"]) if "views" in ds.column_names else 0
-        negatives = sum(len(n or ()) for n in ds["hard_negatives"]) if "hard_negatives" in ds.column_names else 0
-        lines.append(f"| {name} | {len(ds)} | {views} | {negatives} |")
+        lines.append(f"| {name} | {len(ds)} | {views_count(ds)} | {negatives_count(ds)} |")
     lines += ["", "| negative kind | kept |", "| --- | ---: |"]
     lines += [f"| {kind} | {n} |" for kind, n in sorted(kinds.items())] or ["| none | 0 |"]
     verified = verification_counts(dd)
@@ -134,8 +134,9 @@ def dataset_card(dd: DatasetDict, info: PublishInfo, *, no_target: DatasetDict |
                   "layout: they describe no annotated object of their image):", "",
                   "| split | images | expressions | verified |", "| --- | ---: | ---: | ---: |"]
         for name, ds in no_target.items():
-            verified_rows = sum(v != "none" for v in ds["verified_by"]) if "verified_by" in ds.column_names else 0
-            lines.append(f"| {name} | {len(set(ds['image_id']))} | {len(ds)} | {verified_rows} |")
+            verified_rows = len(ds) - value_counts(column(ds, "verified_by"))["none"] \
+                if "verified_by" in ds.column_names else 0
+            lines.append(f"| {name} | {pc.count_distinct(column(ds, 'image_id')).as_py()} | {len(ds)} | {verified_rows} |")
     return "\n".join(lines) + "\n"
 
 
@@ -144,9 +145,22 @@ def verification_counts(dd: DatasetDict) -> Counter:
     counts: Counter = Counter()
     for ds in dd.values():
         if "hard_negatives" in ds.column_names:
-            for items in ds["hard_negatives"]:
-                counts.update(item.get("verified_by") or "none" for item in items or ())
-    return counts
+            found = item_field(ds, "hard_negatives", "verified_by")
+            found = value_counts(found, null="none") if found is not None \
+                else Counter({"none": int(list_lengths(ds, "hard_negatives").sum())})
+            found["none"] += found.pop("", 0)  # an empty verified_by reads as none
+            counts.update(found)
+    return +counts
+
+
+def views_count(ds: Dataset) -> int:
+    """Rows with views."""
+    return len(ds) - column(ds, "views").null_count if "views" in ds.column_names else 0
+
+
+def negatives_count(ds: Dataset) -> int:
+    """Kept negatives over the rows."""
+    return int(list_lengths(ds, "hard_negatives").sum()) if "hard_negatives" in ds.column_names else 0
 
 
 # ---------------------------------------------------------------- save and upload

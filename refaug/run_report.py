@@ -10,8 +10,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import DatasetDict
 
+from refaug.columns import column, item_field, list_lengths
 from refaug.config import RunConfig
 from refaug.report import format_table
 
@@ -81,12 +86,9 @@ def publish_info(config: RunConfig, stats: dict[str, dict[str, Any]]):
 
 def summary_tables(dd: DatasetDict, stats: dict[str, dict[str, Any]]) -> str:
     """Referents and views per split, candidates and kept negatives by kind, rejections by rule."""
-    from refaug.publish import kind_counts
+    from refaug.publish import kind_counts, negatives_count, views_count
 
-    rows = []
-    for name, ds in dd.items():
-        views = sum(v is not None for v in ds["views"]) if "views" in ds.column_names else 0
-        rows.append((name, len(ds), views, sum(len(n or ()) for n in ds["hard_negatives"])))
+    rows = [(name, len(ds), views_count(ds), negatives_count(ds)) for name, ds in dd.items()]
     parts = [format_table(rows, ["split", "referents", "with views", "negatives"], title="referents")]
     candidates = Counter(stats.get("mine", {}).get("candidates_by_kind", {})) or kind_counts(dd, "distractors")
     kept = kind_counts(dd)
@@ -129,19 +131,39 @@ def plausibility_table(plausibility: dict[str, Any]) -> str:
 
 
 def similarity_samples(dd: DatasetDict) -> dict[str, list[float]]:
-    """Similarities to the centroid: view members, kept negatives, rejected distractors."""
+    """Similarities to the centroid: view members, kept negatives, rejected distractors (a
+    distractor whose text is not among its row's kept negatives); read column-wise."""
     samples: dict[str, list[float]] = {"views": [], "kept negatives": [], "rejected candidates": []}
     for ds in dd.values():
         columns = set(ds.column_names)
-        wanted = ("cluster_stats", "hard_negatives", "distractors", "distractor_similarity")
-        for row in ds.select_columns([c for c in wanted if c in columns]):
-            kept = {n["text"] for n in row.get("hard_negatives") or ()}
-            samples["kept negatives"].extend(n["similarity"] for n in row.get("hard_negatives") or ())
-            samples["views"].extend((row.get("cluster_stats") or {}).get("member_similarity") or ())
-            for candidate, sim in zip(row.get("distractors") or (), row.get("distractor_similarity") or ()):
-                if candidate["text"] not in kept:
-                    samples["rejected candidates"].append(sim)
+        kept_texts = parents = None
+        if "hard_negatives" in columns:
+            samples["kept negatives"] += item_field(ds, "hard_negatives", "similarity").to_pylist()
+            kept_texts = item_field(ds, "hard_negatives", "text")
+            parents = pc.list_parent_indices(column(ds, "hard_negatives"))
+        if "cluster_stats" in columns:
+            stats = pc.struct_field(column(ds, "cluster_stats"), "member_similarity")
+            samples["views"] += pc.list_flatten(stats).to_pylist()
+        if {"distractors", "distractor_similarity"} <= columns and \
+                np.array_equal(list_lengths(ds, "distractors"), list_lengths(ds, "distractor_similarity")):
+            texts = item_field(ds, "distractors", "text")  # one similarity per distractor, in order
+            sims = np.asarray(pc.list_flatten(column(ds, "distractor_similarity")), np.float64)
+            rows = pc.list_parent_indices(column(ds, "distractors"))
+            rejected = ~_row_members(rows, texts, parents, kept_texts) if kept_texts is not None \
+                else np.ones(len(sims), bool)
+            samples["rejected candidates"] += sims[rejected].tolist()
     return samples
+
+
+def _row_members(rows, texts, other_rows, other_texts) -> np.ndarray:
+    """Per (row, text) pair, whether the other pairs hold it."""
+    codes, _ = pd.factorize(pd.Series(pc.fill_null(pa.chunked_array([texts, other_texts]), "").to_numpy(
+        zero_copy_only=False), dtype=object))
+    n = len(texts)
+    width = int(codes.max(initial=0)) + 1
+    mine = np.asarray(rows, np.int64) * width + codes[:n]
+    other = np.asarray(other_rows, np.int64) * width + codes[n:]
+    return np.isin(mine, other)
 
 
 def plot_similarities(samples: dict[str, list[float]], path: Path, *, threshold: float | None = None) -> Path:
@@ -153,7 +175,7 @@ def plot_similarities(samples: dict[str, list[float]], path: Path, *, threshold:
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, values in samples.items():
         if values:
-            ax.hist(values, bins=40, range=(-0.2, 1.0), alpha=0.5, label=f"{label} (n={len(values)})", density=True)
+            ax.hist(np.asarray(values, np.float64), bins=40, range=(-0.2, 1.0), alpha=0.5, label=f"{label} (n={len(values)})", density=True)
     if threshold is not None:
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
     ax.set_xlabel("cosine similarity to the cluster centroid")

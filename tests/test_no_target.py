@@ -184,3 +184,25 @@ def test_images_in_forked_workers_get_the_lists_of_one_process(run, embedder, mo
     for name in ("kept", "verified_by", "considered", "dropped"):
         assert getattr(two_report, name) == getattr(one_report, name)
     assert one_report.dropped["filtered"] > 0
+
+
+def test_no_target_rows_one_ref_per_image_in_rank_order():
+    """Images numbered in the order of their first row (one without items gets no ref), each
+    image's items by rank over its rows; read through an indices mapping."""
+    from datasets import Dataset
+
+    from refaug.mining.no_target import no_target_rows
+
+    def item(text, rank):
+        return {"text": text, "kind": "attribute", "detail": "", "origin": "", "verified_by": "edit",
+                "similarity": 0.5, "reason": "", "rank": rank}
+
+    ds = Dataset.from_dict({
+        "image_id": [9, 7, 9, 5, 7, 1],
+        "split": ["val"] * 6,
+        "no_target": [[item("c", 2), item("a", 0)], [], [item("b", 1)], [], [item("z", 0)], [item("drop", 0)]],
+    }).select([0, 1, 2, 3, 4])  # the last row left out
+    rows = no_target_rows(ds, first_ref_id=100)
+    assert list(zip(rows["ref_id"], rows["image_id"], rows["expression"], strict=True)) == [
+        (100, 9, "a"), (100, 9, "b"), (100, 9, "c"), (101, 7, "z")]
+    assert rows["image"] == [None] * 4 and rows["split"] == ["val"] * 4

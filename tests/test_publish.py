@@ -233,3 +233,36 @@ def test_derived_positives_become_sentences_after_the_views(tmp_path):
     out2 = to_refer(published, tmp_path / "out2", refer_root=source, include=("spatial",))
     with (out2 / "refcoco" / "refs(unc).p").open("rb") as handle:
         assert not any(s.get("view") == "negated_negative" for r in pickle.load(handle) for s in r["sentences"])
+
+
+def test_counts_and_similarities_read_column_wise_match_the_rows():
+    """The card's and the report's counts, read in Arrow, against their row-by-row definitions,
+    on a filtered split (an indices mapping), a row without negatives and one without views."""
+    from refaug.publish import negatives_count, verification_counts, views_count
+    from refaug.run_report import similarity_samples
+
+    def negative(text, kind, verified_by, similarity):
+        return {"text": text, "kind": kind, "verified_by": verified_by, "similarity": similarity}
+
+    rows = {
+        "split": ["a", "b", "a", "a"],
+        "views": [{"appearance": "x"}, None, None, {"appearance": "y"}],
+        "hard_negatives": [[negative("red car", "attribute", "edit", 0.5), negative("dog", "same_image", None, 0.25)],
+                           [negative("cat", "same_image", "none", 0.75)], [],
+                           [negative("blue car", "attribute", "conflict", 0.125)]],
+        "distractors": [[{"text": "red car"}, {"text": "green car"}], [{"text": "x"}], [{"text": "y"}],
+                        [{"text": "red car"}]],
+        "distractor_similarity": [[0.5, 0.375], [0.0], [0.625], [0.875]],
+        "cluster_stats": [{"member_similarity": [0.9, 0.8]}, None, {"member_similarity": [0.7]},
+                          {"member_similarity": []}],
+    }
+    ds = Dataset.from_dict(rows)
+    dd = DatasetDict({"a": ds.filter(lambda s: s == "a", input_columns="split")})
+    part = dd["a"]
+    assert views_count(part) == sum(v is not None for v in part["views"]) == 2
+    assert negatives_count(part) == sum(map(len, part["hard_negatives"])) == 3
+    assert verification_counts(dd) == {"edit": 1, "none": 1, "conflict": 1}
+    want = {"views": [0.9, 0.8, 0.7], "kept negatives": [0.5, 0.25, 0.125],
+            "rejected candidates": [0.375, 0.625, 0.875]}  # "red car" is kept in row 0 only
+    got = similarity_samples(dd)
+    assert {k: [round(v, 3) for v in got[k]] for k in want} == want

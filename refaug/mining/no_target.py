@@ -63,11 +63,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from datasets import Dataset, Features, List
+from datasets.info import DatasetInfo
+from datasets.table import InMemoryTable
 
 from refaug.clusters import ClusterClassifier
-from refaug.columns import arrow_type
+from refaug.columns import arrow_type, column, item_field, list_lengths, value_counts
 from refaug.mining.candidates import KIND_CODE, Candidates, Pool
 from refaug.mining.categories import fill_categories
 from refaug.mining.corpus import Data, StringTables
@@ -562,22 +566,26 @@ def no_target_rows(ds: Dataset, *, first_ref_id: int) -> Dataset:
     from refaug.data.refer import NO_TARGET_FEATURES
 
     features = Features({**NO_TARGET_FEATURES, **NO_TARGET_EXTRA_FEATURES})
-    columns: dict[str, list[Any]] = {name: [] for name in features}
     if NO_TARGET_COLUMN not in ds.column_names:
-        return Dataset.from_dict(columns, features=features)
-    by_image: dict[Any, dict[str, Any]] = {}
-    for row in ds.select_columns(["image_id", "split", NO_TARGET_COLUMN]):
-        entry = by_image.setdefault(row["image_id"], {"split": row["split"], "items": []})
-        entry["items"].extend(row[NO_TARGET_COLUMN] or ())
-    kept = ((k, v) for k, v in by_image.items() if v["items"])
-    for ref_id, (image_id, entry) in enumerate(kept, first_ref_id):
-        for item in sorted(entry["items"], key=lambda n: n["rank"]):
-            values = {"ref_id": ref_id, "image_id": int(image_id), "expression": item["text"],
-                      "image": None, "split": entry["split"],
-                      **{k: item[k] for k in NO_TARGET_EXTRA_FEATURES}}
-            for name, value in values.items():
-                columns[name].append(value)
-    return Dataset.from_dict(columns, features=features)
+        return Dataset.from_dict({name: [] for name in features}, features=features)
+    lists = column(ds, NO_TARGET_COLUMN)
+    items = pc.list_flatten(lists)
+    parent = np.asarray(pc.list_parent_indices(lists), np.int64)
+    # each image is one ref, numbered in the order of its first row; its items by rank, ties in row order
+    image_of_row, _ = pd.factorize(column(ds, "image_id").to_pandas())
+    image = image_of_row[parent]
+    order = np.lexsort((np.arange(len(parent)), np.asarray(pc.struct_field(items, "rank"), np.int64), image))
+    used = np.unique(image)  # the images with an item, in order of their first row
+    ref_id = first_ref_id + np.searchsorted(used, image[order])
+    rows = pa.array(parent[order])
+    arrays = {"ref_id": pa.array(ref_id, pa.int64()),
+              "image_id": column(ds, "image_id").take(rows).cast(pa.int64()),
+              "expression": pc.struct_field(items, "text").take(pa.array(order)),
+              "image": pa.nulls(len(order), arrow_type(features["image"])),
+              "split": column(ds, "split").take(rows),
+              **{name: pc.struct_field(items, name).take(pa.array(order)) for name in NO_TARGET_EXTRA_FEATURES}}
+    table = pa.table({name: pa.chunked_array([a]) if isinstance(a, pa.Array) else a for name, a in arrays.items()})
+    return Dataset(InMemoryTable(table.cast(features.arrow_schema)), info=DatasetInfo(features=features))
 
 
 def no_target_stats(ds: Dataset) -> dict[str, Any]:
@@ -588,16 +596,14 @@ def no_target_stats(ds: Dataset) -> dict[str, Any]:
     """
     if NO_TARGET_COLUMN not in ds.column_names:
         return {}
-    per_image: Counter = Counter()
-    objects: Counter = Counter()
-    kinds: Counter = Counter()
-    verified: Counter = Counter()
-    for row in ds.select_columns(["image_id", "split", NO_TARGET_COLUMN]):
-        key = (row["split"], row["image_id"])
-        objects[key] += 1
-        per_image[key] += len(row[NO_TARGET_COLUMN] or ())
-        kinds.update(n["kind"] for n in row[NO_TARGET_COLUMN] or ())
-        verified.update(n["verified_by"] for n in row[NO_TARGET_COLUMN] or ())
+    keys = pd.MultiIndex.from_arrays([column(ds, "split").to_pandas(), column(ds, "image_id").to_pandas()])
+    image, _ = pd.factorize(keys)
+    images = int(image.max(initial=-1)) + 1
+    objects = dict(enumerate(np.bincount(image, minlength=images).tolist()))
+    per_image = dict(enumerate(np.bincount(image, weights=list_lengths(ds, NO_TARGET_COLUMN),
+                                           minlength=images).astype(np.int64).tolist()))
+    kinds = value_counts(item_field(ds, NO_TARGET_COLUMN, "kind"))
+    verified = value_counts(item_field(ds, NO_TARGET_COLUMN, "verified_by"))
     total = sum(per_image.values())
     multi = [per_image[k] for k in objects if objects[k] >= 2]
     return {
