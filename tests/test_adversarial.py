@@ -317,7 +317,8 @@ def test_demo_prints_the_texts_of_derived_positives():
 
 
 def test_rate_balance_trims_a_kind_whose_word_is_too_common_among_the_negatives():
-    # positives: 1 of 4 with a state word; negatives: 3 state negatives of 6 published -> share 0.5 > 2.5 x 0.25
+    # positives: 1 of 4 with a state word; the rate step keeps the word's share among the published
+    # negatives at most 0.45 x 1/4 (NEGATIVE_RATE_FACTORS)
     rows = [_row(["dog sitting", "brown dog"], [
                 ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
                 ("dog lying", "state", "state: sitting -> lying", "dog sitting", "edit"),
@@ -330,17 +331,18 @@ def test_rate_balance_trims_a_kind_whose_word_is_too_common_among_the_negatives(
     out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
                                         balance="rate", balance_report=report)
     # per referent: row 0 keeps one state negative (one state-word positive), row 1 none (no state-word
-    # positive); that leaves 1 of 6, below 2.5 x 1/4: nothing more to trim; the slots refilled
+    # positive); 1 of 5 (0.2) is still above 0.1125: it goes, and so does "dog lying", which the
+    # referent's cap would have let into its slot
     assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [
-        ["dog standing", "cat on sofa"], ["man in blue", "woman", "tree"]]
-    assert report["state"]["published"] == 1
+        ["cat on sofa"], ["man in blue", "woman", "tree"]]
+    assert report["state"] == {"positives": 1, "pool": 3, "published_unbalanced": 3, "published": 0}
     rows[1]["expressions"] = ["man in red", "man sitting down"]  # now a state-word positive in each row
     out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
                                         balance="rate")
-    # per referent: 1 + 1 state negatives of 6 = 0.33 <= 2.5 x 2/4: kept; with a factor of the shares equal,
-    # referent gives the same (the rate step only trims)
+    # per referent: 1 + 1 state negatives of 5 = 0.4 > 0.45 x 2/4: one goes (the later row's), its slot
+    # refilled; 1 of 5 = 0.2 is within 0.225
     assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [
-        ["dog standing", "cat on sofa"], ["man sitting", "man in blue", "woman"]]
+        ["dog standing", "cat on sofa"], ["man in blue", "woman", "tree"]]
 
 
 def test_rate_balance_trims_and_refills_when_the_share_is_too_high():
@@ -348,18 +350,49 @@ def test_rate_balance_trims_and_refills_when_the_share_is_too_high():
                 ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
                 ("dog lying", "state", "state: sitting -> lying", "dog sitting", "edit"),
                 ("cat on sofa", "same_image", "", "y", "same_image"),
-                ("bird", "same_image", "", "y", "same_image")]),
-            _row([f"plain expression {i}" for i in range(8)], [])]
+                ("bird", "same_image", "", "y", "same_image")])]
+    rows += [_row([f"plain expression {i}", f"other expression {i}"],
+                  [(f"negative {i}.{j}", "same_image", "", "x", "same_image") for j in range(3)]) for i in range(4)]
     report: dict = {}
     out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
                                         balance="rate", balance_report=report)
-    # positives: 2 of 10 with a state word (0.2); published 2 of 3 (0.67 > 2.5 x 0.2 = 0.5): one state
+    # positives: 2 of 10 with a state word (0.2); published 2 of 15 (0.13 > 0.45 x 0.2 = 0.09): one state
     # negative goes (the later one), its slot refilled by the next in rank
-    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [["dog standing", "cat on sofa", "bird"], []]
+    assert [n["text"] for n in out[0]["hard_negatives"]] == ["dog standing", "cat on sofa", "bird"]
+    assert [len(r["hard_negatives"]) for r in out] == [3, 3, 3, 3, 3]
     assert report["state"] == {"positives": 2, "pool": 2, "published_unbalanced": 2, "published": 1}
     referent, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, limit=3,
                                              balance="referent")
     assert [n["text"] for n in referent[0]["hard_negatives"]] == ["dog standing", "dog lying", "cat on sofa"]
+
+
+def test_rate_balance_drops_other_kinds_texts_with_the_word_before_the_kinds_own():
+    # a type swap of a state-word expression carries the word too ("woman sitting" -> "man sitting")
+    rows = [_row(["woman sitting", "woman in red"], [
+                ("woman standing", "state", "state: sitting -> standing", "woman sitting", "edit"),
+                ("man sitting", "type", "noun: woman -> man", "woman sitting", "edit"),
+                ("cat on sofa", "same_image", "", "y", "same_image")]),
+            _row([f"plain expression {i}" for i in range(8)],
+                 [(f"negative {j}", "same_image", "", "x", "same_image") for j in range(25)])]
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, balance="rate")
+    # positives: 1 of 10 with a state word; published 2 of 28 (0.071 > 0.45 x 0.1): one goes, the type one
+    assert [n["text"] for n in out[0]["hard_negatives"]] == ["woman standing", "cat on sofa"]
+    rows[1]["hard_negatives"] = rows[1]["hard_negatives"][:5]
+    out, _ = adversarial_filter_dataset(Dataset.from_list(rows), embedder=None, adversarial=None, balance="rate")
+    assert [n["text"] for n in out[0]["hard_negatives"]] == ["cat on sofa"]  # 1 of 7 is still too many: both
+
+
+def test_refill_never_brings_back_what_the_balance_dropped(embedder):
+    rows = [_row(["dog sitting", "brown dog"], [
+                ("dog standing", "state", "state: sitting -> standing", "dog sitting", "edit"),
+                ("cat on sofa", "same_image", "", "y", "same_image")]),
+            _row(["man in red", "guy"], [("man in blue", "attribute", "color: red -> blue", "man in red", "edit"),
+                                         ("woman", "same_image", "", "z", "same_image")])]
+    # too few texts for the filter to fit on (it keeps them all); the balance drops "dog standing" (1 of 3
+    # published against 0.45 x 1/4) and row 0 is left short of limit 3: nothing filtered to refill it from
+    out, report = adversarial_filter_dataset(Dataset.from_list(rows), embedder=embedder, adversarial=AdversarialFilter(),
+                                             limit=3, balance="rate")
+    assert [[n["text"] for n in r["hard_negatives"]] for r in out] == [["cat on sofa"], ["man in blue", "woman"]]
 
 
 def test_refill_gives_short_rows_their_least_predictable_spares_and_leaves_full_rows_alone():
