@@ -43,8 +43,12 @@ def replace_columns(ds: Dataset, columns: dict[str, Any], features: dict[str, An
     base = ds.remove_columns([c for c in arrays if c in ds.column_names])
     if base._indices is not None:
         base = base.flatten_indices()
-    new = Dataset(InMemoryTable(pa.table(arrays)), info=DatasetInfo(features=Features(features)))
-    return concatenate_datasets([base, new], axis=1)
+    return concatenate_datasets([base, table_dataset(pa.table(arrays), Features(features))], axis=1)
+
+
+def table_dataset(table: pa.Table, features: Features) -> Dataset:
+    """An in-memory ``Dataset`` of an Arrow table, cast to the declared ``features``."""
+    return Dataset(InMemoryTable(table.cast(features.arrow_schema)), info=DatasetInfo(features=features))
 
 
 def column(ds: Dataset, name: str) -> pa.ChunkedArray:

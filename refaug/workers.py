@@ -45,14 +45,19 @@ def default_workers() -> int:
     return max(1, min(cpus, MAX_DEFAULT_WORKERS))
 
 
+def check_workers(workers: int | None) -> None:
+    """``ValueError`` naming the fix for a process count below 1 (None: the default)."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most {MAX_DEFAULT_WORKERS})")
+
+
 @contextlib.contextmanager
 def workers_limit(workers: int | None) -> Iterator[None]:
     """Within the block, :func:`default_workers` is ``workers`` (None: unchanged): a run's
     ``workers`` setting reaches every stage that forks (the rewriters, the rules views, the
     parse, the mining chunks)."""
     global _LIMIT
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most {MAX_DEFAULT_WORKERS})")
+    check_workers(workers)
     before, _LIMIT = _LIMIT, workers if workers is not None else _LIMIT
     try:
         yield
@@ -81,7 +86,7 @@ def fork_map(fn: Callable[[Any, T], R], parts: Sequence[T], *, workers: int, sta
     _STATE = state
     # The parent's objects move to the collector's permanent generation before the fork: a
     # child's collection then does not walk them and write to their headers, which would copy
-    # every page the parent holds (a RefCOCO-sized run's parse memo is over a gigabyte).
+    # the pages they lie on (the reference counts a child touches still copy theirs).
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from datasets import Dataset, Features, Value
 
 from refaug.executors.base import COUNTERS, BatchCounters, BatchFn, CounterGrowth, Executor
-from refaug.workers import MAX_DEFAULT_WORKERS, default_workers, one_blas_thread
+from refaug.workers import check_workers, default_workers, one_blas_thread
 
 __all__ = ["LocalExecutor", "default_workers"]
 
@@ -32,8 +32,7 @@ class LocalExecutor(Executor):
     name: ClassVar[str] = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        if workers is not None and workers < 1:
-            raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most {MAX_DEFAULT_WORKERS})")
+        check_workers(workers)
         self.workers = default_workers() if workers is None else workers
 
     def map_batches(self, ds: Dataset, fn: BatchFn, *, batch_size: int, features: Features, desc: str,

@@ -58,7 +58,7 @@ from refaug.mining.sources.base import CandidateSource, SourceContext
 from refaug.mining.sources.registry import SOURCES, build_source, source_class
 from refaug.mining.verification import NEIGHBOUR_KINDS, Verification, category_proven, ranking_tier
 from refaug.plausibility import PlausibilityFilter
-from refaug.workers import default_workers, fork_map
+from refaug.workers import check_workers, default_workers, fork_map
 
 logger = logging.getLogger(__name__)
 
@@ -199,8 +199,7 @@ def _checked_options(dataset: Dataset, sources: tuple[str, ...], *, output_forma
     check_choice("selection", selection, SELECTIONS)
     if num_negatives < 1:
         raise ValueError(f"num_negatives={num_negatives} must be >= 1")
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers={workers} must be >= 1 (or None: one per CPU, at most 8)")
+    check_workers(workers)
     if diversity < 0:
         raise ValueError(f"diversity={diversity} must be >= 0")
     if classifier is not None and threshold is not None:

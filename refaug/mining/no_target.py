@@ -67,11 +67,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import Dataset, Features, List
-from datasets.info import DatasetInfo
-from datasets.table import InMemoryTable
 
 from refaug.clusters import ClusterClassifier
-from refaug.columns import arrow_type, column, item_field, list_lengths, value_counts
+from refaug.columns import arrow_type, column, item_field, list_lengths, table_dataset, value_counts
 from refaug.mining.candidates import KIND_CODE, Candidates, Pool
 from refaug.mining.categories import fill_categories
 from refaug.mining.corpus import Data, StringTables
@@ -585,7 +583,7 @@ def no_target_rows(ds: Dataset, *, first_ref_id: int) -> Dataset:
               "split": column(ds, "split").take(rows),
               **{name: pc.struct_field(items, name).take(pa.array(order)) for name in NO_TARGET_EXTRA_FEATURES}}
     table = pa.table({name: pa.chunked_array([a]) if isinstance(a, pa.Array) else a for name, a in arrays.items()})
-    return Dataset(InMemoryTable(table.cast(features.arrow_schema)), info=DatasetInfo(features=features))
+    return table_dataset(table, features)
 
 
 def no_target_stats(ds: Dataset) -> dict[str, Any]:

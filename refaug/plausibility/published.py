@@ -327,7 +327,7 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
         keep = _balanced_cut(table, row_of, kinds, texts, keep, balance, limit, len(ds), balance_report)
         column, verified = _kept_negatives(flat, row_of, keep, score, len(ds))
         return replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
-                                {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")}), {}
+                               {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")}), {}
     generated = np.isin(kinds, list(adversarial.kinds))
     # (kind, text) pairs by their codes, in order of first appearance (as factorising the strings)
     pair_codes, pairs = pd.factorize((kind_codes[generated] + 1) * (int(text_codes.max(initial=0)) + 2)
@@ -356,7 +356,7 @@ def adversarial_filter_dataset(ds: Dataset, *, embedder, adversarial: Adversaria
     keep[refilled] = True
     column, verified = _kept_negatives(flat, row_of, keep, score, len(ds))
     out = replace_columns(ds, {"hard_negatives": column, "num_verified": pa.array(verified, pa.int32())},
-                           {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})
+                          {"hard_negatives": List(HARD_NEGATIVE_FEATURE), "num_verified": Value("int32")})
     report = result.to_dict()
     for kind, part in report.items():
         part["refilled"] = int((kinds[refilled] == kind).sum())
