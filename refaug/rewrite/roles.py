@@ -40,6 +40,7 @@ __all__ = ["NOT_ENTITIES", "RoleReversalRewriter", "full_phrase", "noun_phrase",
 from refaug import lexicon as lx
 from refaug.errors import check_choice
 from refaug.rewrite.base import Proposal, Rewriter
+from refaug.rewrite.landmark import landmark_swaps
 from refaug.rewrite.grammar import (
     Edit,
     agreement_edits,
@@ -64,7 +65,9 @@ from refaug.rewrite.swap_pairs import (
     telegraphic_agent,
 )
 
-RELATIONS: tuple[str, ...] = ("verb", "clauses", "preposition", "objects", "attribute")
+RELATIONS: tuple[str, ...] = (
+    "verb", "clauses", "preposition", "objects", "attribute", "landmark"
+)  # fmt: skip
 # At most this many noun phrases per text take part in swaps (15 pairs): keeps the work
 # per text bounded on long captions; RefCOCO expressions name at most 4 in 99% of cases.
 MAX_ENTITIES = 6
@@ -105,6 +108,15 @@ class RoleReversalRewriter(Rewriter):
     def propose(self, doc: Doc, rng: random.Random) -> Iterator[Proposal]:
         if "attribute" in self.relations:
             yield from _attribute_swaps(doc)
+        swapped: set[frozenset[int]] = set()
+        for first, second, proposal in self._phrase_swaps(doc):
+            swapped.add(frozenset((first.i, second.i)))
+            yield proposal
+        if "landmark" in self.relations and self.same_animacy:
+            yield from landmark_swaps(doc, swapped=swapped)
+
+    def _phrase_swaps(self, doc: Doc) -> Iterator[tuple[Token, Token, Proposal]]:
+        """Swaps of two noun phrases, each with the pair of nouns it exchanges."""
         entities = entity_heads(doc)[:MAX_ENTITIES]
         for i, first in enumerate(entities):
             for second in entities[i + 1 :]:
@@ -120,14 +132,14 @@ class RoleReversalRewriter(Rewriter):
                     edits = swap_edits(doc, first, second)
                     if edits:
                         detail = f"{relation}: {_named(first)} <-> {_named(second)}"
-                        yield Proposal(apply_edits(doc, edits), detail, first.i)
+                        yield first, second, Proposal(apply_edits(doc, edits), detail, first.i)
                 a, b = full_phrase(first, second), full_phrase(second, first)
                 if self.same_animacy and not agents_stay_animate(first, second, (a, b)):
                     continue
                 whole = swap_edits(doc, first, second, whole=True)
                 if whole and whole != edits:
                     detail = f"{relation}: {_named_span(a)} <-> {_named_span(b)}"
-                    yield Proposal(apply_edits(doc, whole), detail, first.i)
+                    yield first, second, Proposal(apply_edits(doc, whole), detail, first.i)
 
 
 # ---------------------------------------------------------------------- the swap

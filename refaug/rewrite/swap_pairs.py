@@ -93,6 +93,10 @@ BESIDE_WORDS = frozenset(
     {"behind", "near", "beside", "next", "adjacent", "by", "between", "front", "left", "right", "across",
      "past", "beyond", "opposite", "towards", "toward", "close", "closest", "nearest"}
 )  # fmt: skip
+# Prepositions of support or containment: a person and a thing do not trade places across
+# them ("kid on bench" -> "bench on kid"; "a backpack behind a boy" does; "the cat on the
+# chair" -> "the chair on the cat" and "the man on the horse" -> "the horse on the man" do).
+SUPPORT_WORDS = frozenset({"on", "in", "inside", "atop", "onto", "into", "upon", "aboard", "top"})
 # Verbs an inanimate subject takes too ("a tree standing behind a baby elephant").
 POSTURE_VERBS = frozenset({"stand", "sit", "lie", "lay", "rest", "lean", "hang", "stay", "park"})
 LEAD_DEPS = frozenset({"ROOT", "nsubj", "nsubjpass", "appos"})
@@ -218,11 +222,25 @@ def swappable(first: Token, second: Token, *, same_animacy: bool = True) -> bool
     objects = relation_of(first, second) == "objects"
     if objects and animate(first) != animate(second) and not _side_by_side(first, second):
         return False  # "the dirt stands in a brown elephant"
+    person_and_thing = animate(first) != animate(second) and (_person(first) or _person(second))
+    if person_and_thing and _supported(first, second):
+        return False  # "kid on bench" is no "bench on kid" (the landmark swap's "bench with kid on it")
     if _place(first) != _place(second):
         return False  # "a zoo next to zebra in a giraffe"
     if _place(first) and (first.dep_ != "pobj" or second.dep_ != "pobj"):
         return False  # "eating field in a grass"; "in the kitchen near the hall" swaps
     return not any(_worn_clash(one, two) for one, two in ((first, second), (second, first)))
+
+
+def _person(token: Token) -> bool:
+    return animate(token) and token.lemma_.lower() not in lx.ANIMAL_NOUNS
+
+
+def _supported(one: Token, two: Token) -> bool:
+    """Whether one of the two holds or carries the other ("kid on bench", "man in boat"):
+    a support word on the path between them and no side-by-side word."""
+    words = {t.lower_ for t in _path_between(one, two)}
+    return bool(words & SUPPORT_WORDS) and not words & BESIDE_WORDS
 
 
 def _side_by_side(first: Token, second: Token) -> bool:
@@ -428,6 +446,13 @@ def _features(noun: Token) -> tuple[str, bool] | None:
     if low in lx.PERSON_NOUNS or lemma in lx.PERSON_NOUNS:
         return None  # "the kid": he or she
     return ("n", False)
+
+
+def pronoun_for(noun: Token, *, role: str) -> str | None:
+    """The personal pronoun that refers to ``noun`` in ``role`` ("subj", "obj", "poss",
+    "refl"); None when its gender is unknown ("the kid": him or her)."""
+    features = _features(noun)
+    return None if features is None else _PRONOUNS[features][role]
 
 
 def pronoun_edits(doc: Doc, first: Token, second: Token, moved: set[int]) -> list[Edit] | None:

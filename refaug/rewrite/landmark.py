@@ -1,0 +1,224 @@
+"""Landmark swaps: the referent and the object it is placed by trade roles, the relation kept.
+
+"man on bike" names the man; "bike with man on it" names the bike, with the same words and
+the same scene. A swap of the two phrases would give "bike on man", which no one writes; the
+landmark swap gives the other object's expression, a hard negative for the referent:
+
+- to "with ... it": "a woman sitting on top of a motorcycle" -> "a motorcycle with a woman
+  sitting on top of it" (the pronoun follows the new head: "them", "him", "her");
+- from "with ... it": "a green couch with a person sitting on it" -> "a person sitting on a
+  green couch".
+
+Both read the dependency parse: the expression is one noun phrase (its root is the
+referent), the landmark is the object of a preposition reached from the referent through
+participles and complex prepositions only ("next to", "on top of", "to the right of"), and
+the landmark's phrase ends the text. Not a landmark: a part ("a cat under man's left arm"),
+a place ("zebra in field"), a mass ("pizza with cheese"), or what a person wears ("girl in
+pink shirt" never becomes "pink shirt with girl in it").
+
+Example:
+    >>> from refaug.nlp import load_nlp  # doctest: +SKIP
+    >>> [p.text for p in landmark_swaps(load_nlp()("man on bike"))]  # doctest: +SKIP
+    ['bike with man on it']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Set
+
+from spacy.tokens import Doc, Token
+
+from refaug import lexicon as lx
+from refaug.rewrite.base import Proposal
+from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
+from refaug.rewrite.swap_pairs import (
+    COMPLEX_PREPOSITION_NOUNS,
+    PARTS,
+    PLACES,
+    WORN,
+    animate,
+    entity,
+    pronoun_for,
+)
+
+__all__ = ["landmark_swaps"]
+
+# Prepositions that relate the referent to another object, not to a quality, a source or
+# a comparison ("man with hat" is possession, "third from left" a position in a row).
+NOT_RELATIONS = frozenset(
+    {"with", "without", "of", "like", "as", "for", "than", "except", "about", "from",
+     "during", "after", "before", "between", "among", "including", "but", "per"}
+)  # fmt: skip
+# Tokens that may stand between the referent and the preposition: a participle ("sitting"),
+# an adverb of a complex preposition ("next", "close", "directly") and its particle.
+_PATH_DEPS = frozenset({"acl", "advmod", "prep", "prt", "pcomp", "npadvmod"})
+_ENDING = frozenset({"PUNCT", "SPACE"})
+
+
+def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> Iterator[Proposal]:
+    """Both landmark swaps of ``doc``: to "with ... it" and from it.
+
+    ``swapped``: pairs of token indices whose phrases already swap ("cup on the table" ->
+    "table on the cup"); the landmark swap is for the pairs that do not, one swap per pair.
+    """
+    root = _referent(doc)
+    if root is None:
+        return
+    for landmark, proposal in (*_to_with_it(doc, root), *_from_with_it(doc, root)):
+        if frozenset((root.i, landmark.i)) not in swapped:
+            yield proposal
+
+
+def _referent(doc: Doc) -> Token | None:
+    """The expression's head noun, when the expression is one noun phrase that starts with it."""
+    roots = [t for t in doc if t.dep_ == "ROOT"]
+    if len(roots) != 1:
+        return None  # "the pizza ... . it is in front of the glasses": two sentences
+    root = roots[0]
+    if root.left_edge.i != 0 or not entity(root) or _not_landmark(root):
+        return None
+    return root
+
+
+def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
+    """ "man on bike" -> "bike with man on it"."""
+    end = _text_end(doc)
+    for landmark in doc[referent.i + 1 : end]:
+        if landmark.dep_ != "pobj" or landmark.right_edge.i + 1 != end:
+            continue
+        start = landmark.left_edge.i
+        if not _reached_from(landmark.head, {referent}) or not _fits(landmark, referent):
+            continue
+        if any(t.dep_ == "poss" for t in doc[start : landmark.i]):
+            continue  # "man on his bike": "his bike with man on it" reads wrong
+        pronoun = pronoun_for(landmark, role="obj")
+        if pronoun is None or start <= referent.i:
+            continue  # "person": he, she or they
+        lead = _with_article(referent, doc[start], _lowered(doc, _text(doc, 0, start).rstrip()))
+        text = f"{_text(doc, start, end).rstrip()} with {lead} {pronoun}"
+        text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
+        yield landmark, Proposal(text, _detail(referent, landmark), start)
+
+
+def _from_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
+    """ "a green couch with a person sitting on it" -> "a person sitting on a green couch"."""
+    end = _text_end(doc)
+    pronoun = doc[end - 1] if end > 0 else None
+    if pronoun is None or pronoun.lower_ not in ("it", "them") or pronoun.dep_ != "pobj":
+        return
+    if sum(t.lower_ in ("it", "them", "its", "their") for t in doc) != 1:
+        return  # "a chair with scissors on it and a pile of debris under it"
+    if (pronoun.lower_ == "them") != is_plural(referent) or _person(referent):
+        return  # the pronoun must be the referent's: "it" for one thing or animal
+    with_ = next((c for c in referent.rights if c.dep_ == "prep" and c.lower_ == "with"), None)
+    held = None if with_ is None else _held(with_)
+    if held is None or not _fits(held, referent) or pronoun not in set(with_.subtree):
+        return
+    if held.left_edge.i != with_.i + 1 or not _reached_from(pronoun.head, {held, with_}):
+        return
+    lead = _text(doc, 0, with_.i).rstrip()
+    text = f"{_text(doc, with_.i + 1, pronoun.i)}{_lowered(doc, lead)}"
+    text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
+    yield held, Proposal(text, _detail(referent, held), with_.i)
+
+
+def _held(with_: Token) -> Token | None:
+    """The object of "with": "with a cat on it", or the subject of its clause ("with a horse
+    standing next to it", parsed horse/nsubj standing/pcomp)."""
+    for child in with_.children:
+        if child.dep_ == "pobj":
+            return child
+        if child.dep_ == "pcomp":
+            return next((c for c in child.children if c.dep_ == "nsubj"), None)
+    return None
+
+
+def _with_article(referent: Token, landmark_start: Token, lead: str) -> str:
+    """ "dog lying on a couch" -> "a couch with a dog lying on it": a bare singular referent
+    takes an indefinite article when the landmark had one (the text keeps one register)."""
+    if landmark_start.lower_ not in ("a", "an", "the") or is_plural(referent):
+        return lead
+    if referent.i != 0 or referent.lemma_.lower() in lx.MASS_NOUNS:
+        return lead  # "the man", "two men", "red car": the lead has its own start
+    return f"{indefinite_article(lead)} {lead}"
+
+
+def _reached_from(prep: Token, targets: set[Token]) -> bool:
+    """Whether the preposition hangs from one of ``targets`` through participles and complex
+    prepositions only ("sitting on top of", "next to", "to the right of"), not through a clause
+    or another noun."""
+    if prep.pos_ != "ADP" or prep.lower_ in NOT_RELATIONS and not _complex_of(prep):
+        return False
+    head = prep.head
+    for _ in range(5):
+        if head in targets:
+            return True
+        participle = head.pos_ == "VERB" and head.tag_ in ("VBG", "VBN")
+        participle = participle and head.dep_ in ("acl", "pcomp")
+        complex_noun = head.dep_ == "pobj" and head.lower_ in COMPLEX_PREPOSITION_NOUNS
+        if not (participle or complex_noun or head.dep_ in _PATH_DEPS and head.pos_ != "VERB"):
+            return False
+        if any(c.dep_ in ("nsubj", "nsubjpass", "dobj") and c not in targets for c in head.children):
+            return False  # "man holding a cup on a table": the cup is on the table
+        head = head.head
+    return False
+
+
+def _complex_of(prep: Token) -> bool:
+    """ "in front of", "on top of", "to the right of": an "of" that completes a preposition."""
+    return prep.lower_ == "of" and prep.head.lower_ in COMPLEX_PREPOSITION_NOUNS
+
+
+def _fits(landmark: Token, referent: Token) -> bool:
+    """Whether ``landmark`` can head an expression of its own next to ``referent``."""
+    if landmark == referent or landmark in referent.conjuncts or not entity(landmark):
+        return False
+    if _not_landmark(landmark):
+        return False
+    if animate(referent) and _worn(landmark):
+        return False  # "girl in pink shirt", "man with a hat on"
+    return landmark.lemma_.lower() != referent.lemma_.lower()  # "sheep behind other sheep"
+
+
+def _not_landmark(noun: Token) -> bool:
+    words = {noun.lower_, noun.lemma_.lower()}
+    return bool(words & (PARTS | PLACES | lx.MASS_NOUNS))
+
+
+def _worn(noun: Token) -> bool:
+    return bool({noun.lower_, noun.lemma_.lower()} & WORN)
+
+
+def _person(noun: Token) -> bool:
+    return animate(noun) and noun.lemma_.lower() not in lx.ANIMAL_NOUNS
+
+
+def _text_end(doc: Doc) -> int:
+    """The index after the last token that is not punctuation."""
+    end = len(doc)
+    while end > 0 and doc[end - 1].pos_ in _ENDING:
+        end -= 1
+    return end
+
+
+def _text(doc: Doc, start: int, end: int) -> str:
+    return "".join(t.text_with_ws for t in doc[start:end])
+
+
+def _lowered(doc: Doc, text: str) -> str:
+    """The text that leaves the start of the expression, its first letter lower-cased."""
+    first = doc[0]
+    if first.pos_ == "PROPN" or first.text == "I":
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _detail(referent: Token, landmark: Token) -> str:
+    return f"landmark: {_named(referent)} <-> {_named(landmark)}"
+
+
+def _named(noun: Token) -> str:
+    words = [t.lower_ for t in noun.doc[noun.left_edge.i : noun.i + 1]]
+    if noun.left_edge.i > noun.i:
+        words = [noun.lower_]
+    return " ".join(words[1:] if words[0] in ("a", "an", "the") and len(words) > 1 else words)
