@@ -26,13 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Set
 
+from lemminflect import getAllLemmas, getInflection
 from spacy.tokens import Doc, Token
 
 from refaug import lexicon as lx
+from refaug.contrast.synonyms import lexicon_class
 from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
+    COUNTABLE,
     PARTS,
     PLACES,
     WORN,
@@ -53,6 +56,10 @@ NOT_RELATIONS = frozenset(
 # an adverb of a complex preposition ("next", "close", "directly") and its particle.
 _PATH_DEPS = frozenset({"acl", "advmod", "prep", "prt", "pcomp", "npadvmod"})
 _ENDING = frozenset({"PUNCT", "SPACE"})
+# Verbs whose object is worn, a text, a game or a gesture, not an object the doer acts on.
+_NOT_PASSIVE = frozenset({"wear", "have", "do", "make", "play", "take", "say", "read", "show"})
+# The dependents a passive participle may have for "X being held by Y" to turn active.
+_PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
 
 
 def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> Iterator[Proposal]:
@@ -64,7 +71,11 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
     root = _referent(doc)
     if root is None:
         return
-    for landmark, proposal in (*_to_with_it(doc, root), *_from_with_it(doc, root)):
+    found = (
+        *_to_with_it(doc, root), *_from_with_it(doc, root),
+        *_to_passive(doc, root), *_to_active(doc, root),
+    )  # fmt: skip
+    for landmark, proposal in found:
         if frozenset((root.i, landmark.i)) not in swapped:
             yield proposal
 
@@ -89,8 +100,13 @@ def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         start = landmark.left_edge.i
         if not _reached_from(landmark.head, {referent}) or not _fits(landmark, referent):
             continue
-        if any(t.dep_ == "poss" for t in doc[start : landmark.i]):
+        if not (_plain_phrase(doc, 0, end) and _bare_right(landmark)):
             continue  # "man on his bike": "his bike with man on it" reads wrong
+        if any(t.lower_ in ("with", "without") for t in doc[:start]):
+            continue  # "guy with foot on skateboard": two "with"s, one of them the part's
+        worn_in = landmark.head.lower_ == "in" and landmark.head.head == referent
+        if worn_in and animate(referent) and landmark.lemma_.lower() not in COUNTABLE:
+            continue  # "man in plaid", "woman in coveralls": what a person wears, mostly
         pronoun = pronoun_for(landmark, role="obj")
         if pronoun is None or start <= referent.i:
             continue  # "person": he, she or they
@@ -116,10 +132,76 @@ def _from_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]
         return
     if held.left_edge.i != with_.i + 1 or not _reached_from(pronoun.head, {held, with_}):
         return
+    if not _plain_phrase(doc, 0, pronoun.i):
+        return
     lead = _text(doc, 0, with_.i).rstrip()
     text = f"{_text(doc, with_.i + 1, pronoun.i)}{_lowered(doc, lead)}"
     text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
     yield held, Proposal(text, _detail(referent, held), with_.i)
+
+
+def _to_passive(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
+    """ "a man using a laptop" -> "a laptop used by a man"."""
+    end = _text_end(doc)
+    for verb in referent.rights:
+        if verb.dep_ != "acl" or verb.tag_ != "VBG" or _verb_lemma(verb) in _NOT_PASSIVE:
+            continue
+        objects = [c for c in verb.children if c.dep_ == "dobj"]
+        if len(objects) != 1 or any(c.dep_ not in ("dobj", "prt") for c in verb.children):
+            continue  # "man holding a cup on a table": only a verb and its object
+        thing = objects[0]
+        start = thing.left_edge.i
+        if thing.right_edge.i + 1 != end or not _fits(thing, referent) or not _bare_right(thing):
+            continue
+        if not _plain_phrase(doc, 0, end) or animate(thing):
+            continue  # "a woman hugging a dog" -> "a dog hugged by a woman" is no object swap
+        if any(t.lower_ in ("with", "without") for t in doc[: verb.i]):
+            continue  # "a woman with a baby eating a banana": who eats is not sure
+        forms = getInflection(_verb_lemma(verb), tag="VBN") if _verb_lemma(verb) else ()
+        if not forms:
+            continue
+        lead = _with_article(referent, doc[start], _lowered(doc, _text(doc, 0, verb.i).rstrip()))
+        particle = "".join(f" {c.text}" for c in verb.children if c.dep_ == "prt")
+        text = f"{_text(doc, start, end).rstrip()} {forms[0]}{particle} by {lead}"
+        text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
+        yield thing, Proposal(text, _detail(referent, thing), start)
+
+
+def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
+    """ "a yellow surfboard being held by a man" -> "a man holding a yellow surfboard"."""
+    end = _text_end(doc)
+    for verb in referent.rights:
+        if verb.dep_ not in ("acl", "relcl") or verb.tag_ != "VBN":
+            continue
+        agent = next((c for c in verb.children if c.dep_ == "agent"), None)
+        doer = (
+            None if agent is None else next((c for c in agent.children if c.dep_ == "pobj"), None)
+        )
+        if doer is None or not animate(doer) or doer.right_edge.i + 1 != end:
+            continue
+        if any(c.dep_ not in _PASSIVE_DEPS for c in verb.children) or not entity(doer):
+            continue
+        if verb.dep_ == "relcl" and not any(c.lower_ in ("which", "that") for c in verb.children):
+            continue
+        if not _plain_phrase(doc, 0, verb.left_edge.i) or _has_verb_after(doer):
+            continue
+        forms = getInflection(_verb_lemma(verb), tag="VBG") if _verb_lemma(verb) else ()
+        if not forms or _worn(referent) or _part(referent):
+            continue
+        lead = _lowered(doc, _text(doc, 0, verb.left_edge.i).rstrip())
+        text = f"{_text(doc, doer.left_edge.i, end).rstrip()} {forms[0]} {lead}"
+        text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
+        yield doer, Proposal(text, _detail(referent, doer), doer.left_edge.i)
+
+
+def _verb_lemma(verb: Token) -> str:
+    """The verb's lemma from lemminflect (spaCy's small model gives "rid" for "riding")."""
+    lemmas = getAllLemmas(verb.lower_, upos="VERB").get("VERB")
+    return lemmas[0] if lemmas else ""  # "" for a word lemminflect does not know ("carring")
+
+
+def _has_verb_after(noun: Token) -> bool:
+    return any(t.pos_ in ("VERB", "AUX") for t in noun.doc[noun.i + 1 : noun.right_edge.i + 1])
 
 
 def _held(with_: Token) -> Token | None:
@@ -149,6 +231,8 @@ def _reached_from(prep: Token, targets: set[Token]) -> bool:
     or another noun."""
     if prep.pos_ != "ADP" or prep.lower_ in NOT_RELATIONS and not _complex_of(prep):
         return False
+    if prep.dep_ == "agent":
+        return False  # "a surfboard being held by a man": not "a man with a surfboard ... by him"
     head = prep.head
     for _ in range(5):
         if head in targets:
@@ -158,7 +242,9 @@ def _reached_from(prep: Token, targets: set[Token]) -> bool:
         complex_noun = head.dep_ == "pobj" and head.lower_ in COMPLEX_PREPOSITION_NOUNS
         if not (participle or complex_noun or head.dep_ in _PATH_DEPS and head.pos_ != "VERB"):
             return False
-        if any(c.dep_ in ("nsubj", "nsubjpass", "dobj") and c not in targets for c in head.children):
+        if any(
+            c.dep_ in ("nsubj", "nsubjpass", "dobj") and c not in targets for c in head.children
+        ):
             return False  # "man holding a cup on a table": the cup is on the table
         head = head.head
     return False
@@ -170,19 +256,51 @@ def _complex_of(prep: Token) -> bool:
 
 
 def _fits(landmark: Token, referent: Token) -> bool:
-    """Whether ``landmark`` can head an expression of its own next to ``referent``."""
+    """Whether ``landmark`` can head an expression of its own next to ``referent``: it names
+    an object class of the data (a COCO category or a person or animal: not "focus", "night",
+    "dark"), is not worn by the referent, and is not named twice."""
     if landmark == referent or landmark in referent.conjuncts or not entity(landmark):
         return False
-    if _not_landmark(landmark):
+    if _not_landmark(landmark) or not _object_class(landmark):
         return False
     if animate(referent) and _worn(landmark):
         return False  # "girl in pink shirt", "man with a hat on"
-    return landmark.lemma_.lower() != referent.lemma_.lower()  # "sheep behind other sheep"
+    lemmas = [t.lemma_.lower() for t in landmark.doc]
+    # "sheep behind other sheep", "a truck on the bed of another truck": named twice
+    return lemmas.count(landmark.lemma_.lower()) == 1 and lemmas.count(referent.lemma_.lower()) == 1
+
+
+def _object_class(noun: Token) -> bool:
+    lemma = noun.lemma_.lower()
+    return animate(noun) or lemma in COUNTABLE or lexicon_class(lemma) is not None
+
+
+def _bare_right(noun: Token) -> bool:
+    """Whether nothing but "of" phrases follow the noun in its phrase ("the bed of another
+    truck"; not "bike in black shirt", a modifier of the person misattached)."""
+    for token in noun.doc[noun.i + 1 : noun.right_edge.i + 1]:
+        if token.pos_ in ("VERB", "AUX") or token.pos_ == "ADP" and token.lower_ != "of":
+            return False
+    return True
+
+
+def _plain_phrase(doc: Doc, start: int, end: int) -> bool:
+    """Whether ``doc[start:end]`` reads the same anywhere: no clause, punctuation, negation,
+    coordination or personal pronoun ("a sheep with its head in a fence" cannot move its "its";
+    "a motorcycle wearing a santa costume" is a misparse)."""
+    for token in doc[start:end]:
+        if token.pos_ in ("AUX", "PUNCT", "CCONJ", "PRON") or token.lower_ in ("not", "no"):
+            return False
+    return True
 
 
 def _not_landmark(noun: Token) -> bool:
     words = {noun.lower_, noun.lemma_.lower()}
     return bool(words & (PARTS | PLACES | lx.MASS_NOUNS))
+
+
+def _part(noun: Token) -> bool:
+    return bool({noun.lower_, noun.lemma_.lower()} & PARTS)
 
 
 def _worn(noun: Token) -> bool:

@@ -40,7 +40,6 @@ __all__ = ["NOT_ENTITIES", "RoleReversalRewriter", "full_phrase", "noun_phrase",
 from refaug import lexicon as lx
 from refaug.errors import check_choice
 from refaug.rewrite.base import Proposal, Rewriter
-from refaug.rewrite.landmark import landmark_swaps
 from refaug.rewrite.grammar import (
     Edit,
     agreement_edits,
@@ -49,6 +48,7 @@ from refaug.rewrite.grammar import (
     is_plural,
     same_case,
 )
+from refaug.rewrite.landmark import landmark_swaps
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
     NOT_ENTITIES,
