@@ -60,6 +60,9 @@ _ENDING = frozenset({"PUNCT", "SPACE"})
 _NOT_PASSIVE = frozenset({"wear", "have", "do", "make", "play", "take", "say", "read", "show"})
 # The dependents a passive participle may have for "X being held by Y" to turn active.
 _PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
+# The dependents of "that the woman is sitting on" (the relative word, the subject, the
+# auxiliary and the stranded preposition).
+_RELATIVE_DEPS = frozenset({"mark", "dobj", "pobj", "nsubj", "nsubjpass", "aux", "auxpass", "prep"})
 
 
 def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> Iterator[Proposal]:
@@ -73,7 +76,7 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
         return
     found = (
         *_to_with_it(doc, root), *_from_with_it(doc, root),
-        *_to_passive(doc, root), *_to_active(doc, root),
+        *_to_passive(doc, root), *_to_active(doc, root), *_from_relative(doc, root),
     )  # fmt: skip
     for landmark, proposal in found:
         if frozenset((root.i, landmark.i)) not in swapped:
@@ -86,9 +89,31 @@ def _referent(doc: Doc) -> Token | None:
     if len(roots) != 1:
         return None  # "the pizza ... . it is in front of the glasses": two sentences
     root = roots[0]
+    if _fragment_verb(root):
+        # "woman eating donut" parsed as a clause (woman/nsubj eating/ROOT): still a noun phrase
+        root = next(c for c in root.children if c.dep_ == "nsubj")
     if root.left_edge.i != 0 or not entity(root) or _not_landmark(root):
         return None
     return root
+
+
+def _fragment_verb(token: Token) -> bool:
+    """A participle the parser made the root of a verbless fragment: "woman eating donut",
+    "the woman holding a fork" (no auxiliary: "the woman is holding a fork" is a clause)."""
+    if token.tag_ != "VBG" or token.dep_ != "ROOT":
+        return False
+    children = list(token.children)
+    if any(c.dep_ in ("aux", "auxpass") for c in children):
+        return False
+    return sum(c.dep_ == "nsubj" and c.i < token.i for c in children) == 1
+
+
+def _participles(referent: Token) -> list[Token]:
+    """The participles after the noun: its "acl"s, or the fragment's root verb."""
+    verbs = [c for c in referent.rights if c.dep_ == "acl"]
+    if referent.dep_ == "nsubj" and _fragment_verb(referent.head):
+        verbs.append(referent.head)
+    return verbs
 
 
 def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
@@ -143,11 +168,13 @@ def _from_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]
 def _to_passive(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
     """ "a man using a laptop" -> "a laptop used by a man"."""
     end = _text_end(doc)
-    for verb in referent.rights:
-        if verb.dep_ != "acl" or verb.tag_ != "VBG" or _verb_lemma(verb) in _NOT_PASSIVE:
+    for verb in _participles(referent):
+        if verb.tag_ != "VBG" or _verb_lemma(verb) in _NOT_PASSIVE:
             continue
         objects = [c for c in verb.children if c.dep_ == "dobj"]
-        if len(objects) != 1 or any(c.dep_ not in ("dobj", "prt") for c in verb.children):
+        if len(objects) != 1 or any(
+            c.dep_ not in ("dobj", "prt") and c != referent for c in verb.children
+        ):
             continue  # "man holding a cup on a table": only a verb and its object
         thing = objects[0]
         start = thing.left_edge.i
@@ -194,6 +221,43 @@ def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         yield doer, Proposal(text, _detail(referent, doer), doer.left_edge.i)
 
 
+def _from_relative(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
+    """ "a brown chair that the woman is sitting on" -> "the woman sitting on a brown chair"."""
+    end = _text_end(doc)
+    for clause in referent.rights:
+        if clause.dep_ not in ("relcl", "acl") or clause.pos_ != "VERB":
+            continue
+        if clause.left_edge.i != referent.i + 1 or clause.right_edge.i + 1 != end:
+            continue
+        stranded = doc[end - 1]
+        relative = any(c.lower_ not in ("that", "which") for c in stranded.children)
+        if stranded.dep_ != "prep" or stranded.head != clause or relative:
+            continue  # the preposition the referent is the object of ends the clause
+        subject = next((c for c in clause.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is None or subject.lower_ in ("who", "that", "which"):
+            continue
+        if any(c.dep_ not in _RELATIVE_DEPS for c in clause.children):
+            continue
+        if not _fits(subject, referent) or _has_verb_after(subject):
+            continue
+        first, last = subject.left_edge.i, subject.right_edge.i + 1
+        if not _plain_phrase(doc, 0, referent.i + 1) or not _plain_phrase(doc, first, last):
+            continue
+        form = clause.text if clause.tag_ in ("VBG", "VBN") else _present_participle(clause)
+        if form is None:
+            continue
+        lead = _with_article(referent, doc[first], _lowered(doc, _text(doc, 0, referent.i + 1)))
+        text = f"{_text(doc, first, last).rstrip()} {form} {stranded.text} {lead.rstrip()}"
+        text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
+        yield subject, Proposal(text, _detail(referent, subject), first)
+
+
+def _present_participle(verb: Token) -> str | None:
+    lemma = _verb_lemma(verb)
+    forms = getInflection(lemma, tag="VBG") if lemma else ()
+    return forms[0] if forms else None
+
+
 def _verb_lemma(verb: Token) -> str:
     """The verb's lemma from lemminflect (spaCy's small model gives "rid" for "riding")."""
     lemmas = getAllLemmas(verb.lower_, upos="VERB").get("VERB")
@@ -238,7 +302,7 @@ def _reached_from(prep: Token, targets: set[Token]) -> bool:
         if head in targets:
             return True
         participle = head.pos_ == "VERB" and head.tag_ in ("VBG", "VBN")
-        participle = participle and head.dep_ in ("acl", "pcomp")
+        participle = participle and (head.dep_ in ("acl", "pcomp") or _fragment_verb(head))
         complex_noun = head.dep_ == "pobj" and head.lower_ in COMPLEX_PREPOSITION_NOUNS
         if not (participle or complex_noun or head.dep_ in _PATH_DEPS and head.pos_ != "VERB"):
             return False
