@@ -91,7 +91,7 @@ def _referent(doc: Doc) -> Token | None:
     root = roots[0]
     if _fragment_verb(root):
         # "woman eating donut" parsed as a clause (woman/nsubj eating/ROOT): still a noun phrase
-        root = next(c for c in root.children if c.dep_ == "nsubj")
+        root = next(c for c in root.children if c.dep_ in ("nsubj", "nsubjpass"))
     if root.left_edge.i != 0 or not entity(root) or _not_landmark(root):
         return None
     return root
@@ -99,19 +99,24 @@ def _referent(doc: Doc) -> Token | None:
 
 def _fragment_verb(token: Token) -> bool:
     """A participle the parser made the root of a verbless fragment: "woman eating donut",
-    "the woman holding a fork" (no auxiliary: "the woman is holding a fork" is a clause)."""
-    if token.tag_ != "VBG" or token.dep_ != "ROOT":
+    "the woman holding a fork", "a frisbee being thrown by a man" (no finite auxiliary: "the
+    woman is holding a fork" is a clause)."""
+    if token.tag_ not in ("VBG", "VBN") or token.dep_ != "ROOT":
         return False
     children = list(token.children)
-    if any(c.dep_ in ("aux", "auxpass") for c in children):
+    if any(c.dep_ in ("aux", "auxpass") and c.tag_ != "VBG" for c in children):
         return False
-    return sum(c.dep_ == "nsubj" and c.i < token.i for c in children) == 1
+    passive = any(c.dep_ == "auxpass" for c in children)
+    if token.tag_ == "VBN" and not passive:
+        return False  # "man tired": not a participle phrase we read
+    subjects = [c for c in children if c.dep_ in ("nsubj", "nsubjpass") and c.i < token.i]
+    return len(subjects) == 1
 
 
 def _participles(referent: Token) -> list[Token]:
     """The participles after the noun: its "acl"s, or the fragment's root verb."""
-    verbs = [c for c in referent.rights if c.dep_ == "acl"]
-    if referent.dep_ == "nsubj" and _fragment_verb(referent.head):
+    verbs = [c for c in referent.rights if c.dep_ in ("acl", "relcl")]
+    if referent.dep_ in ("nsubj", "nsubjpass") and _fragment_verb(referent.head):
         verbs.append(referent.head)
     return verbs
 
@@ -169,7 +174,7 @@ def _to_passive(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
     """ "a man using a laptop" -> "a laptop used by a man"."""
     end = _text_end(doc)
     for verb in _participles(referent):
-        if verb.tag_ != "VBG" or _verb_lemma(verb) in _NOT_PASSIVE:
+        if verb.dep_ == "relcl" or verb.tag_ != "VBG" or _verb_lemma(verb) in _NOT_PASSIVE:
             continue
         objects = [c for c in verb.children if c.dep_ == "dobj"]
         if len(objects) != 1 or any(
@@ -197,8 +202,8 @@ def _to_passive(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
 def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
     """ "a yellow surfboard being held by a man" -> "a man holding a yellow surfboard"."""
     end = _text_end(doc)
-    for verb in referent.rights:
-        if verb.dep_ not in ("acl", "relcl") or verb.tag_ != "VBN":
+    for verb in _participles(referent):
+        if verb.tag_ != "VBN":
             continue
         agent = next((c for c in verb.children if c.dep_ == "agent"), None)
         doer = (
@@ -206,16 +211,20 @@ def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         )
         if doer is None or not animate(doer) or doer.right_edge.i + 1 != end:
             continue
-        if any(c.dep_ not in _PASSIVE_DEPS for c in verb.children) or not entity(doer):
+        if any(c.dep_ not in _PASSIVE_DEPS and c != referent for c in verb.children):
+            continue
+        if not entity(doer):
             continue
         if verb.dep_ == "relcl" and not any(c.lower_ in ("which", "that") for c in verb.children):
             continue
-        if not _plain_phrase(doc, 0, verb.left_edge.i) or _has_verb_after(doer):
+        before = [c.left_edge.i for c in verb.children if c.i < verb.i and c != referent]
+        lead_end = min([verb.i, *before])  # "being held", "which is held"
+        if referent.i >= lead_end or not _plain_phrase(doc, 0, lead_end) or _has_verb_after(doer):
             continue
         forms = getInflection(_verb_lemma(verb), tag="VBG") if _verb_lemma(verb) else ()
         if not forms or _worn(referent) or _part(referent):
             continue
-        lead = _lowered(doc, _text(doc, 0, verb.left_edge.i).rstrip())
+        lead = _lowered(doc, _text(doc, 0, lead_end).rstrip())
         text = f"{_text(doc, doer.left_edge.i, end).rstrip()} {forms[0]} {lead}"
         text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
         yield doer, Proposal(text, _detail(referent, doer), doer.left_edge.i)
@@ -301,6 +310,8 @@ def _reached_from(prep: Token, targets: set[Token]) -> bool:
     for _ in range(5):
         if head in targets:
             return True
+        if _fragment_verb(head) and any(c in targets for c in head.children):
+            return True  # "kid sitting on top of a suitcase" (kid/nsubj sitting/ROOT)
         participle = head.pos_ == "VERB" and head.tag_ in ("VBG", "VBN")
         participle = participle and (head.dep_ in ("acl", "pcomp") or _fragment_verb(head))
         complex_noun = head.dep_ == "pobj" and head.lower_ in COMPLEX_PREPOSITION_NOUNS
