@@ -11,6 +11,11 @@ Relations:
         nouns count and which pairs are kept is :mod:`refaug.rewrite.swap_pairs`.
     attribute: two attributes of one kind between two nouns ("blue bathroom with white
         towels" -> "white bathroom with blue towels").
+    landmark: the referent and the object it is placed by trade roles, the relation kept
+        ("man on bike" -> "bike with man on it", "a man using a laptop" -> "a laptop used
+        by a man"); offered for the pairs of nouns no phrase swap covers
+        (:mod:`refaug.rewrite.landmark`), so "kid on bench" gets "bench with kid on it" and
+        never "bench on kid".
 
 Each pair of nouns gives up to two swaps: of the noun phrases alone (determiner and
 modifiers before the noun: "the man in a suit next to the woman" -> "the woman in a suit
@@ -80,10 +85,11 @@ class RoleReversalRewriter(Rewriter):
 
     Args:
         relations: which swaps to make, any of ``"verb"``, ``"clauses"``,
-            ``"preposition"``, ``"objects"`` and ``"attribute"`` (all by default;
-            ``relations=("attribute",)`` is the attribute swap alone).
+            ``"preposition"``, ``"objects"``, ``"attribute"`` and ``"landmark"`` (all by
+            default; ``relations=("attribute",)`` is the attribute swap alone).
         same_animacy: swap only people/animals with people/animals and things with
-            things (True), or any two nouns (False).
+            things (True), or any two nouns (False; no landmark swaps then, only the plain
+            exchange of phrases).
         **options: :class:`~refaug.rewrite.base.Rewriter` options.
 
     Example:
