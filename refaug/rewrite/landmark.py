@@ -7,14 +7,20 @@ landmark swap gives the other object's expression, a hard negative for the refer
 - to "with ... it": "a woman sitting on top of a motorcycle" -> "a motorcycle with a woman
   sitting on top of it" (the pronoun follows the new head: "them", "him", "her");
 - from "with ... it": "a green couch with a person sitting on it" -> "a person sitting on a
-  green couch".
+  green couch";
+- between the voices: "a man using a laptop" -> "a laptop used by a man", "a surfboard being
+  held by a man" -> "a man holding a surfboard" (lemminflect's lemmas and participles);
+- from an object relative: "a brown chair that the woman is sitting on" -> "the woman
+  sitting on a brown chair".
 
-Both read the dependency parse: the expression is one noun phrase (its root is the
-referent), the landmark is the object of a preposition reached from the referent through
-participles and complex prepositions only ("next to", "on top of", "to the right of"), and
-the landmark's phrase ends the text. Not a landmark: a part ("a cat under man's left arm"),
-a place ("zebra in field"), a mass ("pizza with cheese"), or what a person wears ("girl in
-pink shirt" never becomes "pink shirt with girl in it").
+All read the dependency parse: the expression is one noun phrase (its root is the
+referent, or the subject of a participle the parser made the root: "woman eating donut"),
+the landmark is the object of a preposition reached from the referent through participles
+and complex prepositions only ("next to", "on top of", "to the right of"), or of the
+referent's participle, and the landmark's phrase ends the text. Not a landmark: a part ("a cat under man's left arm"),
+a place ("zebra in field"), a mass ("pizza with cheese"), what a person wears or holds ("girl
+in pink shirt" never becomes "pink shirt with girl in it"), or a noun that names no object
+class of the data (a COCO category, a person or an animal: not "focus", "night").
 
 Example:
     >>> from refaug.nlp import load_nlp  # doctest: +SKIP
@@ -66,7 +72,8 @@ _RELATIVE_DEPS = frozenset({"mark", "dobj", "pobj", "nsubj", "nsubjpass", "aux",
 
 
 def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> Iterator[Proposal]:
-    """Both landmark swaps of ``doc``: to "with ... it" and from it.
+    """The landmark swaps of ``doc``: to and from "with ... it", between the voices, and
+    from an object relative.
 
     ``swapped``: pairs of token indices whose phrases already swap ("cup on the table" ->
     "table on the cup"); the landmark swap is for the pairs that do not, one swap per pair.
