@@ -290,3 +290,28 @@ def test_landmark_is_not_offered_with_any_animacy() -> None:
     """``same_animacy=False`` asks for the plain exchange of phrases only."""
     rewriter = RoleReversalRewriter(same_animacy=False, max_per_text=None)
     assert [c.text for c in rewriter(["kid on bench"])[0]] == ["bench on kid"]
+
+
+# "X with Y ... it": the pronoun means X, so the two phrases never trade places ("a girl with
+# a horse riding her"); the default rewriter gives the landmark swap, an attribute swap or
+# nothing.
+OWNER_PRONOUN_GUARDS: list[tuple[str, set[str]]] = [
+    ("horse with girl riding it", set()),
+    ("a white cup with coffee and milk in it", set()),
+    (
+        "a wooden table with a glass of beer sitting on it",
+        {"a glass of beer sitting on a wooden table"},
+    ),
+    (
+        "a green truck with a man in a red shirt on it",
+        {"a man in a red shirt on a green truck", "a red truck with a man in a green shirt on it"},
+    ),
+    ("a chair with a cat sleeping in it and a dog lying under it", set()),
+    ("the elephant with a man on its back", {"a man with the elephant on his back"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OWNER_PRONOUN_GUARDS)
+def test_owner_pronoun_guards(text: str, expected: set[str]) -> None:
+    got = [c.text for c in RoleReversalRewriter(max_per_text=None)([text])[0]]
+    assert set(got) == expected

@@ -219,6 +219,8 @@ def swappable(first: Token, second: Token, *, same_animacy: bool = True) -> bool
         return True
     if second.dep_ == "pobj" and second.head.lower_ == "with" and second.head.head == first:
         return _with_swappable(first, second)
+    if _owner_pronoun_after(first, second):
+        return False  # "horse with girl riding it" -> "girl with horse riding her"
     objects = relation_of(first, second) == "objects"
     if objects and animate(first) != animate(second) and not _side_by_side(first, second):
         return False  # "the dirt stands in a brown elephant"
@@ -330,10 +332,30 @@ def _path_between(one: Token, two: Token) -> list[Token]:
     return [t for t in path if t not in (one, two)]
 
 
+def _owner_pronoun_after(first: Token, second: Token) -> bool:
+    """ "X with Y ... it": a pronoun after a "with" between the two nouns, which means X."""
+    path = {t.lower_ for t in _path_between(first, second)}
+    later = first.doc[max(first.i, second.i) + 1 :]
+    return "with" in path and any(_owner_pronoun(t) for t in later)
+
+
+# Object pronouns only: a possessive re-agrees with its noun ("the elephant with a man on its
+# back" -> "a man with the elephant on his back" is a scene).
+_OWNER_PRONOUNS = frozenset({"it", "them", "him", "her", "itself", "themselves"})
+
+
+def _owner_pronoun(token: Token) -> bool:
+    return token.pos_ == "PRON" and token.lower_ in _OWNER_PRONOUNS and token.dep_ != "poss"
+
+
 def _with_swappable(owner: Token, had: Token) -> bool:
     """ "a woman with a dog" -> "a dog with a woman"; "a plate with a donut" -> the reverse.
 
-    Not what a person wears or holds, a part, or a mass ("pizza with cheese")."""
+    Not what a person wears or holds, a part, a mass ("pizza with cheese"), or a phrase with a
+    pronoun that means the owner ("a horse with a girl riding it": the landmark swap's "a girl
+    riding a horse", never "a girl with a horse riding her")."""
+    if any(_owner_pronoun(t) for t in owner.doc[had.i + 1 :]):
+        return False
     if animate(owner) and animate(had):
         return True
     if animate(owner) or animate(had):
