@@ -11,8 +11,8 @@ read and judged text a person could write. The tables:
 - VOICE: "X <verb>ing Y" -> "Y <verb>ed by X" and back ("a surfboard being held by a man");
 - RELATIVE: "X that Y is <verb>ing <prep>" -> "Y <verb>ing <prep> X".
 
-The rows with no output are the guards: what a person wears or holds ("girl in pink
-shirt", "man holding an umbrella"), places ("zebra in field"), non-objects ("bird in
+The rows with no output are the guards: what a person wears ("girl in pink shirt"; a
+thing held in the hand swaps: "man holding an umbrella" -> "an umbrella held by a man"), places ("zebra in field"), non-objects ("bird in
 focus"), possessives and pronouns that would change whom they mean ("man on his bike"),
 negation, two-"with" phrases, an object named twice, clauses ("the woman is holding a
 fork"), words lemminflect does not know ("carring"), and parses the rules do not read
@@ -130,7 +130,7 @@ FROM_WITH_IT: list[tuple[str, set[str]]] = [
     ("a chair with scissors on it and a pile of debris under it", set()),
     ("the table with food on it", set()),
     ("a pizza with cheese on it", set()),
-    ("a chair with a towel on it", set()),
+    ("a chair with a towel on it", {"a towel on a chair"}),
     ("bench with a large bird on it and a person in front of it", set()),
 ]
 
@@ -158,7 +158,7 @@ VOICE: list[tuple[str, set[str]]] = [
     ("a chef cutting a pizza", {"a pizza cut by a chef"}),
     ("a woman using a cellphone", {"a cellphone used by a woman"}),
     ("a man driving a truck", {"a truck driven by a man"}),
-    ("the lady holding a cup", set()),
+    ("the lady holding a cup", {"a cup held by the lady"}),
     ("a man catching a frisbee", {"a frisbee caught by a man"}),
     ("guy holding a laptop", {"a laptop held by a guy"}),
     ("woman slicing a cake", {"a cake sliced by a woman"}),
@@ -178,8 +178,8 @@ VOICE: list[tuple[str, set[str]]] = [
     ("a motorcycle being ridden by a man", {"a man riding a motorcycle"}),
     ("a skateboard being held by a kid", {"a kid holding a skateboard"}),
     ("a banana being eaten by a monkey", {"a monkey eating a banana"}),
-    ("the umbrella being held by a woman", set()),
-    ("man holding an umbrella", set()),
+    ("the umbrella being held by a woman", {"a woman holding the umbrella"}),
+    ("man holding an umbrella", {"an umbrella held by a man"}),
     ("a man wearing a black suit", set()),
     ("a woman hugging a dog", set()),
     ("the boy carring a suitcase", set()),

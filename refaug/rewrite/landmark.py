@@ -39,11 +39,13 @@ from refaug import lexicon as lx
 from refaug.contrast.synonyms import lexicon_class
 from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
+from refaug.rewrite.holdings import held_in_hand, holding_swaps
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
     COUNTABLE,
     PARTS,
     PLACES,
+    SCENE_THINGS,
     WORN,
     animate,
     entity,
@@ -64,6 +66,9 @@ _PATH_DEPS = frozenset({"acl", "advmod", "prep", "prt", "pcomp", "npadvmod"})
 _ENDING = frozenset({"PUNCT", "SPACE"})
 # Verbs whose object is worn, a text, a game or a gesture, not an object the doer acts on.
 _NOT_PASSIVE = frozenset({"wear", "have", "do", "make", "play", "take", "say", "read", "show"})
+# Verbs whose object is in the doer's hands: a handheld accessory may swap with the doer across
+# them ("man holding an umbrella" -> "an umbrella held by a man"), never across "wear".
+_HOLDING_VERBS = frozenset({"hold", "carry", "swing", "use", "grab", "throw", "catch", "eat"})
 # The dependents a passive participle may have for "X being held by Y" to turn active.
 _PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
 # The dependents of "that the woman is sitting on" (the relative word, the subject, the
@@ -84,6 +89,7 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
     found = (
         *_to_with_it(doc, root), *_from_with_it(doc, root),
         *_to_passive(doc, root), *_to_active(doc, root), *_from_relative(doc, root),
+        *holding_swaps(doc, root, _text_end(doc)),
     )  # fmt: skip
     for landmark, proposal in found:
         if frozenset((root.i, landmark.i)) not in swapped:
@@ -190,11 +196,14 @@ def _to_passive(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
             continue  # "man holding a cup on a table": only a verb and its object
         thing = objects[0]
         start = thing.left_edge.i
-        if thing.right_edge.i + 1 != end or not _fits(thing, referent) or not _bare_right(thing):
+        held = _verb_lemma(verb) in _HOLDING_VERBS
+        if thing.right_edge.i + 1 != end or not _fits(thing, referent, held=held):
+            continue
+        if not _bare_right(thing):
             continue
         if not _plain_phrase(doc, 0, end) or animate(thing):
             continue  # "a woman hugging a dog" -> "a dog hugged by a woman" is no object swap
-        if any(t.lower_ in ("with", "without") for t in doc[: verb.i]):
+        if any(_with_other_doer(t) for t in doc[: verb.i]):
             continue  # "a woman with a baby eating a banana": who eats is not sure
         forms = getInflection(_verb_lemma(verb), tag="VBN") if _verb_lemma(verb) else ()
         if not forms:
@@ -229,7 +238,8 @@ def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         if referent.i >= lead_end or not _plain_phrase(doc, 0, lead_end) or _has_verb_after(doer):
             continue
         forms = getInflection(_verb_lemma(verb), tag="VBG") if _verb_lemma(verb) else ()
-        if not forms or _worn(referent) or _part(referent):
+        held = _verb_lemma(verb) in _HOLDING_VERBS and held_in_hand(referent)
+        if not forms or (_worn(referent) and not held) or _part(referent):
             continue
         lead = _lowered(doc, _text(doc, 0, lead_end).rstrip())
         text = f"{_text(doc, doer.left_edge.i, end).rstrip()} {forms[0]} {lead}"
@@ -266,6 +276,15 @@ def _from_relative(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]
         text = f"{_text(doc, first, last).rstrip()} {form} {stranded.text} {lead.rstrip()}"
         text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
         yield subject, Proposal(text, _detail(referent, subject), first)
+
+
+def _with_other_doer(token: Token) -> bool:
+    """A "with" whose object might be the doer of a verb after it ("a woman with a baby
+    eating a banana"); not what a person wears or has ("a man with a tattoo holding ...")."""
+    if token.lower_ not in ("with", "without"):
+        return False
+    objects = [c for c in token.children if c.dep_ == "pobj"]
+    return not objects or any(not (_worn(o) or _part(o)) for o in objects)
 
 
 def _present_participle(verb: Token) -> str | None:
@@ -337,7 +356,7 @@ def _complex_of(prep: Token) -> bool:
     return prep.lower_ == "of" and prep.head.lower_ in COMPLEX_PREPOSITION_NOUNS
 
 
-def _fits(landmark: Token, referent: Token) -> bool:
+def _fits(landmark: Token, referent: Token, *, held: bool = False) -> bool:
     """Whether ``landmark`` can head an expression of its own next to ``referent``: it names
     an object class of the data (a COCO category or a person or animal: not "focus", "night",
     "dark"), is not worn by the referent, and is not named twice."""
@@ -345,8 +364,8 @@ def _fits(landmark: Token, referent: Token) -> bool:
         return False
     if _not_landmark(landmark) or not _object_class(landmark):
         return False
-    if animate(referent) and _worn(landmark):
-        return False  # "girl in pink shirt", "man with a hat on"
+    if animate(referent) and _worn(landmark) and not (held and held_in_hand(landmark)):
+        return False  # "girl in pink shirt", "man with a hat on" ("holding an umbrella" is held)
     lemmas = [t.lemma_.lower() for t in landmark.doc]
     # "sheep behind other sheep", "a truck on the bed of another truck": named twice
     return lemmas.count(landmark.lemma_.lower()) == 1 and lemmas.count(referent.lemma_.lower()) == 1
@@ -354,7 +373,12 @@ def _fits(landmark: Token, referent: Token) -> bool:
 
 def _object_class(noun: Token) -> bool:
     lemma = noun.lemma_.lower()
-    return animate(noun) or lemma in COUNTABLE or lexicon_class(lemma) is not None
+    return (
+        animate(noun)
+        or lemma in COUNTABLE
+        or lexicon_class(lemma) is not None
+        or bool({lemma, noun.lower_} & SCENE_THINGS)
+    )
 
 
 def _bare_right(noun: Token) -> bool:

@@ -106,6 +106,17 @@ COUNTABLE = (
     frozenset(lx.HEAD_CATEGORIES) | frozenset(c for c in lx.HEAD_CATEGORIES.values() if " " not in c)
 ) - {"slice", "screen", "tie", "board", "engine", "flower", "luggage", "circle", "square",
      "triangle", "star", "hexagon", "diamond", "rectangle", "oval"}  # fmt: skip
+# Objects of a scene that are no COCO category but head an expression of their own ("a towel
+# on a chair", "pillow on couch"): they may take the referent's place in a landmark swap.
+SCENE_THINGS = frozenset(
+    {"pillow", "pillows", "cushion", "towel", "blanket", "flag", "sign", "sticker", "candle",
+     "napkin", "lamp", "plant", "box", "basket", "plate", "tray", "bag", "guitar", "trumpet",
+     "jar", "can", "cone", "bucket", "pot", "pan", "ball", "toy", "doll", "fries", "fry", "egg",
+     "tomato", "lemon", "onion", "potato", "cucumber", "muffin", "bun", "cookie", "pastry",
+     "croissant", "bagel", "pepper", "strawberry", "lime", "mushroom", "pickle", "helmet",
+     "hat", "shoe", "shoes", "jacket", "coat", "rider", "newspaper", "flower", "flowers",
+     "magazine", "paper", "papers", "card", "cards", "lantern", "candles", "balloon"}
+)  # fmt: skip
 MALE = frozenset(
     {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "dude", "dad", "father", "son",
      "brother", "groom", "husband", "king", "he", "him"}

@@ -1,0 +1,231 @@
+"""Holding swaps: a referent and what it holds or carries trade roles, the relation kept.
+
+"man with umbrella" names the man; "umbrella held by man" names the umbrella, with the same
+words and the same scene (RefCOCO writes both: "the bat held by the man on the right"). A
+swap of the two phrases would give "umbrella with man", which no one writes. Two patterns,
+both on an expression that is one noun phrase with a "with" phrase after its head:
+
+- held: a person "with" a thing held in the hand (:data:`HANDHELD`): "man with umbrella" ->
+  "umbrella held by man", "woman in white with green frisbee" -> "green frisbee held by
+  woman in white" (the person's other modifiers stay with the person); or with a worn
+  object of its own (:data:`WORN_OBJECTS`): "the girl with red tie" -> "red tie on the girl";
+- placed: a surface or a container "with" an object of the scene (:data:`PLACING`):
+  "couch with pillow" -> "pillow on couch", "a white bowl with french fries" -> "french fries
+  in a white bowl", "motorcycle with rider" -> "rider on motorcycle", "beige sofa with a man
+  sitting" -> "a man sitting on beige sofa".
+
+Not swapped: what a person wears ("man with glasses", "girl with pink hair": the swap would
+name no object of the scene), a part ("laptop with black screen"), a mass ("bowl with
+liquid"), a noun with modifiers after it ("chair with towel on it" is the "with ... it"
+landmark swap's), coordination ("with racket and ball"), pronouns and clauses.
+
+Example:
+    >>> from refaug.nlp import load_nlp  # doctest: +SKIP
+    >>> [p.text for _, p in holding_swaps(load_nlp()("man with umbrella"), root)]  # doctest: +SKIP
+    ['umbrella held by man']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from spacy.tokens import Doc, Token
+
+from refaug import lexicon as lx
+from refaug.rewrite.base import Proposal
+from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
+from refaug.rewrite.swap_pairs import COUNTABLE, PARTS, PLACES, SCENE_THINGS, WORN, animate
+
+__all__ = ["HANDHELD", "PLACING", "held_in_hand", "holding_swaps"]
+
+# Things a person "with" them holds in the hand (RefCOCO: "man with bat", "girl with donut");
+# "laptop", "bag" and "skis" are not here: a person "with" them may sit at, wear or stand on them.
+HANDHELD = frozenset(
+    {"umbrella", "racket", "racquet", "bat", "frisbee", "phone", "cellphone", "remote",
+     "controller", "cup", "mug", "bottle", "knife", "fork", "spoon", "toothbrush", "book",
+     "newspaper", "donut", "doughnut", "hotdog", "sandwich", "banana", "plate", "tray",
+     "camera", "kite", "surfboard", "skateboard", "snowboard", "guitar", "trumpet", "ball",
+     "drink", "beer", "glass", "leash", "paddle", "flag", "sign", "cone", "wand", "balloon",
+     "microphone", "mic", "scissors", "burger", "apple", "orange", "cookie", "sandwhich"}
+)  # fmt: skip
+# What a person "with" them wears or carries that is an object of its own (COCO's tie,
+# backpack, handbag), and how it is placed back on them: "man with necktie" -> "necktie on
+# man", "a woman with a turquoise purse" -> "a turquoise purse carried by a woman".
+WORN_OBJECTS: dict[str, str] = {
+    **dict.fromkeys(("tie", "necktie", "backpack"), "on"),
+    **dict.fromkeys(("purse", "handbag", "bag", "suitcase", "luggage"), "carried by"),
+}  # fmt: skip
+# Surfaces and containers "with" an object, and the preposition that places the object back
+# on them: (for a person or animal, for a thing). "bus with people" -> "people on bus",
+# "car with dog" -> "dog in car", "van with flag" -> "flag on van".
+PLACING: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(
+        ("table", "desk", "counter", "couch", "sofa", "bed", "chair", "bench", "stool",
+         "armchair", "plate", "tray", "shelf", "cake", "motorcycle", "bike", "bicycle",
+         "motorbike", "scooter", "skateboard", "surfboard", "toilet", "cart", "wagon",
+         "platter", "board", "cutting", "dish", "napkin", "towel", "blanket", "rug", "mat",
+         "bus", "train", "horse", "elephant", "suitcase", "luggage"),
+        ("on", "on"),
+    ),
+    **dict.fromkeys(("car", "truck", "van", "boat", "taxi", "cab", "jeep", "suv"), ("in", "on")),
+    **dict.fromkeys(
+        ("bowl", "cup", "mug", "glass", "box", "basket", "vase", "container", "jar", "bucket",
+         "pot", "pan", "sink", "bathtub", "tub", "fridge", "refrigerator", "oven", "microwave",
+         "drawer", "crate", "bin", "stroller", "carriage"),
+        ("in", "in"),
+    ),
+}  # fmt: skip
+# Postures a person or animal "with" a surface takes ("sofa with a man sitting").
+_POSTURES = frozenset({"sitting", "lying", "laying", "standing", "sleeping", "resting", "seated"})
+
+
+def holding_swaps(doc: Doc, referent: Token, end: int) -> Iterator[tuple[Token, Proposal]]:
+    """The held and placed swaps of ``doc`` whose head noun is ``referent``; ``end``: the index
+    after the text's last word (punctuation after it is kept)."""
+    phrase = _with_phrase(doc, referent, end)
+    if phrase is None:
+        return
+    with_, held, stop = phrase
+    relation = _relation(referent, held)
+    if relation is None:
+        return
+    start = held.left_edge.i
+    lead = _with_article(referent, doc[start], _lead(doc, with_))
+    tail = "".join(t.text_with_ws for t in doc[stop:end]).rstrip()
+    moved = "".join(t.text_with_ws for t in doc[start:stop]).rstrip()
+    text = " ".join(part for part in (moved, relation, lead, tail) if part)
+    text = match_first_case(doc.text, text + "".join(t.text_with_ws for t in doc[end:]).rstrip())
+    detail = f"landmark: {_named(doc, referent)} <-> {_named(doc, held)}"
+    yield held, Proposal(text, detail, start)
+
+
+def _with_phrase(doc: Doc, referent: Token, end: int) -> tuple[Token, Token, int] | None:
+    """The referent's "with" and its object, and the index after the phrase that moves (the
+    object with its left modifiers, and a bare posture: "a man sitting"); None when the text is
+    not "<referent phrase> with <object> [<the referent's prepositions>]"."""
+    with_ = next((t for t in doc[referent.i + 1 : end] if _referents_with(t, referent)), None)
+    if with_ is None or any(t.lower_ in ("with", "without") for t in doc[with_.i + 1 : end]):
+        return None
+    children = list(with_.children)
+    if len(children) != 1 or children[0].dep_ != "pobj":
+        return None
+    held = children[0]
+    if held.left_edge.i != with_.i + 1 or not _plain(doc[with_.i + 1 : held.i + 1]):
+        return None
+    stop = held.i + 1
+    rights = list(held.rights)
+    if rights and animate(held) and len(rights) == 1 and _bare_posture(rights[0], held):
+        stop = rights[0].i + 1  # "beige sofa with a man sitting"
+    elif rights:
+        return None  # "chair with towel on it", "man with dog in his arms"
+    if not _plain(doc[: with_.i]) or not _plain(doc[stop:end]):
+        return None
+    if any(_could_have(t) for t in doc[referent.i + 1 : with_.i]):
+        return None  # "the bench behind the woman with glasses": the glasses are hers
+    for token in doc[stop:end]:  # only the referent's own phrases follow: "... on the left"
+        if token.head.i < stop and (token.head != referent or token.dep_ != "prep"):
+            return None
+    return with_, held, stop
+
+
+def _referents_with(token: Token, referent: Token) -> bool:
+    """A "with" of the referent's: its own, or one the parser hung on the noun of the
+    referent's place or clothes ("the lady on the right with the red necktie")."""
+    if token.lower_ != "with" or token.dep_ != "prep":
+        return False
+    head = token.head
+    if head == referent:
+        return True
+    return head.dep_ == "pobj" and head.head.head == referent and not _could_have(head)
+
+
+def _could_have(noun: Token) -> bool:
+    """A noun between the referent and "with" that the "with" phrase may belong to instead."""
+    if noun.pos_ not in ("NOUN", "PROPN"):
+        return False
+    return animate(noun) or noun.lemma_.lower() in COUNTABLE or bool(_words(noun) & PLACING.keys())
+
+
+def _bare_posture(token: Token, held: Token) -> bool:
+    return token.lower_ in _POSTURES and token.head == held and not list(token.children)
+
+
+def _plain(tokens) -> bool:
+    """No verb, auxiliary, pronoun, punctuation, coordination or negation: a phrase that reads
+    the same in either place."""
+    return not any(
+        t.pos_ in ("VERB", "AUX", "PRON", "PUNCT", "CCONJ") or t.lower_ in ("not", "no")
+        for t in tokens
+    )
+
+
+def _relation(referent: Token, held: Token) -> str | None:
+    """ "held by" (a person with a handheld thing), the placing preposition (a surface or a
+    container with an object), or None."""
+    lemma, held_lemma = referent.lemma_.lower(), held.lemma_.lower()
+    if lemma == held_lemma or _not_object(held) or _not_object(referent):
+        return None
+    if _person(referent):
+        if held_in_hand(held):
+            return "held by"
+        return next((WORN_OBJECTS[w] for w in _words(held) if w in WORN_OBJECTS), None)
+    if animate(referent) or referent.lower_ not in PLACING and lemma not in PLACING:
+        return None
+    for_animate, for_thing = PLACING.get(lemma) or PLACING[referent.lower_]
+    if animate(held):
+        return for_animate
+    known = held_lemma in COUNTABLE or _words(held) & SCENE_THINGS
+    return for_thing if known else None
+
+
+def _words(noun: Token) -> set[str]:
+    words = {noun.lower_, noun.lemma_.lower()}
+    if noun.i > 0 and noun.doc[noun.i - 1].lower_ == "hot" and noun.lemma_.lower() == "dog":
+        words.add("hotdog")  # "guy with hot dog"
+    return words
+
+
+def held_in_hand(noun: Token) -> bool:
+    """Whether ``noun`` names a thing held in the hand (:data:`HANDHELD`), not one worn."""
+    return bool(_words(noun) & HANDHELD) and not _worn_only(noun)
+
+
+def _not_object(noun: Token) -> bool:
+    """A part, a place, a mass or a word that is not a noun of the scene."""
+    return noun.pos_ not in ("NOUN", "PROPN") or bool(
+        _words(noun) & (PARTS | PLACES | lx.MASS_NOUNS)
+    )
+
+
+def _worn_only(noun: Token) -> bool:
+    """Worn rather than held ("man with glasses", not "glass"); a handheld accessory
+    ("umbrella") is held."""
+    return any(w in WORN and w not in HANDHELD for w in (noun.lower_, noun.lemma_.lower()))
+
+
+def _person(noun: Token) -> bool:
+    return animate(noun) and noun.lemma_.lower() not in lx.ANIMAL_NOUNS
+
+
+def _lead(doc: Doc, with_: Token) -> str:
+    """The referent's phrase before "with", its first letter lower-cased (it moves inside)."""
+    text = "".join(t.text_with_ws for t in doc[: with_.i]).rstrip()
+    first = doc[0]
+    if first.pos_ == "PROPN" or first.text == "I":
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _with_article(referent: Token, held_start: Token, lead: str) -> str:
+    """ "girl with a donut" -> "a donut held by a girl": a bare singular referent takes an
+    indefinite article when the held thing had one (the text keeps one register)."""
+    if held_start.lower_ not in ("a", "an", "the") or is_plural(referent) or referent.i != 0:
+        return lead
+    if referent.lemma_.lower() in lx.MASS_NOUNS:
+        return lead
+    return f"{indefinite_article(lead)} {lead}"
+
+
+def _named(doc: Doc, noun: Token) -> str:
+    words = [t.lower_ for t in doc[noun.left_edge.i : noun.i + 1]]
+    return " ".join(words[1:] if words[0] in ("a", "an", "the") and len(words) > 1 else words)
