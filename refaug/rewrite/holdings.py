@@ -36,7 +36,10 @@ from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
 from refaug.rewrite.swap_pairs import COUNTABLE, PARTS, PLACES, SCENE_THINGS, WORN, animate
 
-__all__ = ["HANDHELD", "PLACING", "held_in_hand", "holding_swaps"]
+__all__ = [
+    "HANDHELD", "PLACING", "WORN_OBJECTS", "held_in_hand", "holdable", "holding_swaps",
+    "telegraphic_holdings",
+]  # fmt: skip
 
 # Things a person "with" them holds in the hand (RefCOCO: "man with bat", "girl with donut");
 # "laptop", "bag" and "skis" are not here: a person "with" them may sit at, wear or stand on them.
@@ -75,6 +78,10 @@ PLACING: dict[str, tuple[str, str]] = {
         ("in", "in"),
     ),
 }  # fmt: skip
+# The verbs of a telegraphic "kid holding pizza", and their participles.
+_TELEGRAPHIC_VERBS = {"holding": "held", "carrying": "carried"}
+# The tags of the words of a plain noun phrase ("a polka dotted umbrella").
+_NOMINAL_TAGS = frozenset({"DT", "JJ", "JJR", "JJS", "NN", "NNS", "NNP", "CD", "VBN", "HYPH"})
 # Postures a person or animal "with" a surface takes ("sofa with a man sitting").
 _POSTURES = frozenset({"sitting", "lying", "laying", "standing", "sleeping", "resting", "seated"})
 
@@ -97,6 +104,40 @@ def holding_swaps(doc: Doc, referent: Token, end: int) -> Iterator[tuple[Token, 
     text = match_first_case(doc.text, text + "".join(t.text_with_ws for t in doc[end:]).rstrip())
     detail = f"landmark: {_named(doc, referent)} <-> {_named(doc, held)}"
     yield held, Proposal(text, detail, start)
+
+
+def telegraphic_holdings(doc: Doc, end: int) -> Iterator[tuple[Token, Token, Proposal]]:
+    """ "kid holding pizza" -> "pizza held by kid", "tall gray vase holding flowers" -> "flowers
+    in tall gray vase": a noun phrase, "holding" or "carrying", a noun phrase, and nothing else
+    (read off the tags: the parser makes such fragments one noun phrase, "kid/amod
+    holding/amod pizza/ROOT"). Yields (holder, held, proposal)."""
+    verbs = [t for t in doc[1:end] if t.tag_ == "VBG" and t.lower_ in _TELEGRAPHIC_VERBS]
+    if len(verbs) != 1 or verbs[0].i + 1 >= end:
+        return
+    verb = verbs[0]
+    holder, held = doc[verb.i - 1], doc[end - 1]
+    if not all(t.tag_ in _NOMINAL_TAGS for t in (*doc[: verb.i], *doc[verb.i + 1 : end])):
+        return
+    if holder.tag_ not in ("NN", "NNS") or held.tag_ not in ("NN", "NNS", "NNP"):
+        return
+    if _not_object(holder) or _not_object(held) or holder.lemma_ == held.lemma_:
+        return
+    if _person(holder) and holdable(held):
+        relation = f"{_TELEGRAPHIC_VERBS[verb.lower_]} by"
+    elif PLACING.get(holder.lemma_.lower(), ("", ""))[1] == "in" and _known(held):
+        relation = "in"  # "blue container holding sugar packets"
+    else:
+        return
+    lead = _with_article(holder, doc[verb.i + 1], _lead(doc, verb))
+    moved = "".join(t.text_with_ws for t in doc[verb.i + 1 : end]).rstrip()
+    text = f"{moved} {relation} {lead}" + "".join(t.text_with_ws for t in doc[end:]).rstrip()
+    detail = f"landmark: {_words_before(doc, 0, holder)} <-> {_words_before(doc, verb.i + 1, held)}"
+    yield holder, held, Proposal(match_first_case(doc.text, text), detail, verb.i + 1)
+
+
+def _words_before(doc: Doc, start: int, noun: Token) -> str:
+    words = [t.lower_ for t in doc[start : noun.i + 1]]
+    return " ".join(words[1:] if words[0] in ("a", "an", "the") and len(words) > 1 else words)
 
 
 def _with_phrase(doc: Doc, referent: Token, end: int) -> tuple[Token, Token, int] | None:
@@ -174,8 +215,12 @@ def _relation(referent: Token, held: Token) -> str | None:
     for_animate, for_thing = PLACING.get(lemma) or PLACING[referent.lower_]
     if animate(held):
         return for_animate
-    known = held_lemma in COUNTABLE or _words(held) & SCENE_THINGS
-    return for_thing if known else None
+    return for_thing if _known(held) else None
+
+
+def _known(noun: Token) -> bool:
+    """A COCO object or another thing of the scene (:data:`~refaug.rewrite.swap_pairs.SCENE_THINGS`)."""
+    return noun.lemma_.lower() in COUNTABLE or bool(_words(noun) & SCENE_THINGS)
 
 
 def _words(noun: Token) -> set[str]:
@@ -188,6 +233,12 @@ def _words(noun: Token) -> set[str]:
 def held_in_hand(noun: Token) -> bool:
     """Whether ``noun`` names a thing held in the hand (:data:`HANDHELD`), not one worn."""
     return bool(_words(noun) & HANDHELD) and not _worn_only(noun)
+
+
+def holdable(noun: Token) -> bool:
+    """Whether a person "holding" or "carrying" ``noun`` may trade roles with it: a handheld
+    thing, or a COCO object ("a child holding skis"; not "holding his shirt")."""
+    return held_in_hand(noun) or (noun.lemma_.lower() in COUNTABLE and not animate(noun))
 
 
 def _not_object(noun: Token) -> bool:
@@ -207,9 +258,10 @@ def _person(noun: Token) -> bool:
     return animate(noun) and noun.lemma_.lower() not in lx.ANIMAL_NOUNS
 
 
-def _lead(doc: Doc, with_: Token) -> str:
-    """The referent's phrase before "with", its first letter lower-cased (it moves inside)."""
-    text = "".join(t.text_with_ws for t in doc[: with_.i]).rstrip()
+def _lead(doc: Doc, stop: Token) -> str:
+    """The referent's phrase before ``stop`` ("with", "holding"), its first letter lower-cased
+    (it moves inside)."""
+    text = "".join(t.text_with_ws for t in doc[: stop.i]).rstrip()
     first = doc[0]
     if first.pos_ == "PROPN" or first.text == "I":
         return text

@@ -39,7 +39,7 @@ from refaug import lexicon as lx
 from refaug.contrast.synonyms import lexicon_class
 from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
-from refaug.rewrite.holdings import held_in_hand, holding_swaps
+from refaug.rewrite.holdings import holdable, holding_swaps, telegraphic_holdings
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
     COUNTABLE,
@@ -69,6 +69,10 @@ _NOT_PASSIVE = frozenset({"wear", "have", "do", "make", "play", "take", "say", "
 # Verbs whose object is in the doer's hands: a handheld accessory may swap with the doer across
 # them ("man holding an umbrella" -> "an umbrella held by a man"), never across "wear".
 _HOLDING_VERBS = frozenset({"hold", "carry", "swing", "use", "grab", "throw", "catch", "eat"})
+# Places in the frame that a phrase after a passive's doer names ("held by the man on the right").
+_POSITIONS = frozenset(
+    {"left", "right", "middle", "center", "front", "back", "background", "foreground"}
+)
 # The dependents a passive participle may have for "X being held by Y" to turn active.
 _PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
 # The dependents of "that the woman is sitting on" (the relative word, the subject, the
@@ -83,6 +87,9 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
     ``swapped``: pairs of token indices whose phrases already swap ("cup on the table" ->
     "table on the cup"); the landmark swap is for the pairs that do not, one swap per pair.
     """
+    for holder, held, proposal in telegraphic_holdings(doc, _text_end(doc)):
+        if frozenset((holder.i, held.i)) not in swapped:
+            yield proposal
     root = _referent(doc)
     if root is None:
         return
@@ -225,9 +232,10 @@ def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         doer = (
             None if agent is None else next((c for c in agent.children if c.dep_ == "pobj"), None)
         )
-        if doer is None or not animate(doer) or doer.right_edge.i + 1 != end:
+        places = [] if doer is None else _doer_places(verb, doer, end)
+        if doer is None or not animate(doer) or places is None:
             continue
-        if any(c.dep_ not in _PASSIVE_DEPS and c != referent for c in verb.children):
+        if any(c.dep_ not in _PASSIVE_DEPS and c not in (referent, *places) for c in verb.children):
             continue
         if not entity(doer):
             continue
@@ -238,13 +246,27 @@ def _to_active(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         if referent.i >= lead_end or not _plain_phrase(doc, 0, lead_end) or _has_verb_after(doer):
             continue
         forms = getInflection(_verb_lemma(verb), tag="VBG") if _verb_lemma(verb) else ()
-        held = _verb_lemma(verb) in _HOLDING_VERBS and held_in_hand(referent)
+        held = _verb_lemma(verb) in _HOLDING_VERBS and holdable(referent)
         if not forms or (_worn(referent) and not held) or _part(referent):
             continue
         lead = _lowered(doc, _text(doc, 0, lead_end).rstrip())
         text = f"{_text(doc, doer.left_edge.i, end).rstrip()} {forms[0]} {lead}"
         text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
         yield doer, Proposal(text, _detail(referent, doer), doer.left_edge.i)
+
+
+def _doer_places(verb: Token, doer: Token, end: int) -> list[Token] | None:
+    """The position phrases the parser hung on the passive verb after its doer ("the bat held
+    by the man on the right": the man's place), which move with the doer; None when the doer's
+    phrase and those do not end the text."""
+    places = [c for c in verb.children if c.dep_ == "prep" and c.i > doer.i]
+    stop = doer.right_edge.i + 1
+    for place in places:
+        objects = [c for c in place.children if c.dep_ == "pobj"]
+        if place.left_edge.i != stop or len(objects) != 1 or objects[0].lower_ not in _POSITIONS:
+            return None
+        stop = place.right_edge.i + 1
+    return places if stop == end else None
 
 
 def _from_relative(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
@@ -364,7 +386,7 @@ def _fits(landmark: Token, referent: Token, *, held: bool = False) -> bool:
         return False
     if _not_landmark(landmark) or not _object_class(landmark):
         return False
-    if animate(referent) and _worn(landmark) and not (held and held_in_hand(landmark)):
+    if animate(referent) and _worn(landmark) and not (held and holdable(landmark)):
         return False  # "girl in pink shirt", "man with a hat on" ("holding an umbrella" is held)
     lemmas = [t.lemma_.lower() for t in landmark.doc]
     # "sheep behind other sheep", "a truck on the bed of another truck": named twice
@@ -395,9 +417,16 @@ def _plain_phrase(doc: Doc, start: int, end: int) -> bool:
     coordination or personal pronoun ("a sheep with its head in a fence" cannot move its "its";
     "a motorcycle wearing a santa costume" is a misparse)."""
     for token in doc[start:end]:
+        if _paired_adjective(token) or token.tag_ == "HYPH":
+            continue  # "a red and white bike", "long - haired"
         if token.pos_ in ("AUX", "PUNCT", "CCONJ", "PRON") or token.lower_ in ("not", "no"):
             return False
     return True
+
+
+def _paired_adjective(token: Token) -> bool:
+    """The "and" of two adjectives of one noun ("black and white cat")."""
+    return token.lower_ == "and" and token.head.pos_ == "ADJ" and token.head.dep_ == "amod"
 
 
 def _not_landmark(noun: Token) -> bool:
