@@ -72,7 +72,7 @@ TO_WITH_IT: list[tuple[str, set[str]]] = [
     ("man on left", set()),
     ("guy with foot on skateboard", set()),
     ("a cop on a motorcycle behind another cop on a motorcycle", set()),
-    ("person on bike in black shirt", set()),
+    ("person on bike in black shirt", {"bike with person in black shirt on it"}),
     ("the kid on the bench closest to us", set()),
     ("not the man on the bike", set()),
     ("the man holding a cup on a table", set()),

@@ -87,8 +87,38 @@ _POSTURES = frozenset({"sitting", "lying", "laying", "standing", "sleeping", "re
 
 
 def holding_swaps(doc: Doc, referent: Token, end: int) -> Iterator[tuple[Token, Proposal]]:
-    """The held and placed swaps of ``doc`` whose head noun is ``referent``; ``end``: the index
-    after the text's last word (punctuation after it is kept)."""
+    """The held, placed and owned swaps of ``doc`` whose head noun is ``referent``; ``end``:
+    the index after the text's last word (punctuation after it is kept)."""
+    yield from _with_swaps(doc, referent, end)
+    yield from _owner_swaps(doc, referent, end)
+
+
+def _owner_swaps(doc: Doc, referent: Token, end: int) -> Iterator[tuple[Token, Proposal]]:
+    """ "the umbrella of the woman in front" -> "the woman in front with the umbrella": a
+    handheld thing "of" a person, the person's phrase (and what the parser hung on the
+    thing after it) ending the text."""
+    of = doc[referent.i + 1] if referent.i + 1 < end else None
+    if of is None or of.lower_ != "of" or of.head != referent or not held_in_hand(referent):
+        return
+    owner = next((c for c in of.children if c.dep_ == "pobj"), None)
+    if owner is None or not _person(owner) or owner.left_edge.i != of.i + 1:
+        return
+    if not _plain(doc[:end]) or any(
+        t.lower_ in ("with", "without", "of") for t in doc[of.i + 1 : end]
+    ):
+        return  # "the bat of the man with the hat": whose hat
+    if any(t.head.i < of.i and t.head != referent for t in doc[of.i + 1 : end]):
+        return
+    thing = "".join(t.text_with_ws for t in doc[: of.i]).rstrip()
+    text = "".join(t.text_with_ws for t in doc[of.i + 1 : end]).rstrip()
+    text = f"{text} with {thing[:1].lower() + thing[1:]}"
+    text += "".join(t.text_with_ws for t in doc[end:]).rstrip()
+    detail = f"landmark: {_named(doc, referent)} <-> {_named(doc, owner)}"
+    yield owner, Proposal(match_first_case(doc.text, text), detail, of.i + 1)
+
+
+def _with_swaps(doc: Doc, referent: Token, end: int) -> Iterator[tuple[Token, Proposal]]:
+    """ "man with umbrella" -> "umbrella held by man", "couch with pillow" -> "pillow on couch"."""
     phrase = _with_phrase(doc, referent, end)
     if phrase is None:
         return

@@ -73,6 +73,9 @@ _HOLDING_VERBS = frozenset({"hold", "carry", "swing", "use", "grab", "throw", "c
 _POSITIONS = frozenset(
     {"left", "right", "middle", "center", "front", "back", "background", "foreground"}
 )
+# Prepositions that put a person under a thing they may hold: "guy under blue umbrella" ->
+# "blue umbrella with guy under it" (not "in", "with": "man with a hat on").
+_SHELTER_WORDS = frozenset({"under", "beneath", "underneath", "below"})
 # The dependents a passive participle may have for "X being held by Y" to turn active.
 _PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
 # The dependents of "that the woman is sitting on" (the relative word, the subject, the
@@ -144,13 +147,17 @@ def _participles(referent: Token) -> list[Token]:
 def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
     """ "man on bike" -> "bike with man on it"."""
     end = _text_end(doc)
-    for landmark in doc[referent.i + 1 : end]:
-        if landmark.dep_ != "pobj" or landmark.right_edge.i + 1 != end:
+    dress = _dress_start(doc, referent, end)  # "person on bike in clown suit"
+    stop = end if dress is None else dress
+    for landmark in doc[referent.i + 1 : stop]:
+        if landmark.dep_ != "pobj" or landmark.right_edge.i + 1 not in (stop, end):
+            continue
+        if dress is not None and landmark.i + 1 != dress:
             continue
         start = landmark.left_edge.i
         if not _reached_from(landmark.head, {referent}) or not _fits(landmark, referent):
             continue
-        if not (_plain_phrase(doc, 0, end) and _bare_right(landmark)):
+        if not (_plain_phrase(doc, 0, end) and _bare_right(landmark, stop)):
             continue  # "man on his bike": "his bike with man on it" reads wrong
         if any(t.lower_ in ("with", "without") for t in doc[:start]):
             continue  # "guy with foot on skateboard": two "with"s, one of them the part's
@@ -160,10 +167,34 @@ def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         pronoun = pronoun_for(landmark, role="obj")
         if pronoun is None or start <= referent.i:
             continue  # "person": he, she or they
-        lead = _with_article(referent, doc[start], _lowered(doc, _text(doc, 0, start).rstrip()))
-        text = f"{_text(doc, start, end).rstrip()} with {lead} {pronoun}"
+        lead = _text(doc, 0, start).rstrip()
+        if dress is not None:  # the clothes stay with the person: "bike with person in ... on it"
+            relation = _text(doc, referent.i + 1, start).rstrip()
+            lead = f"{_text(doc, 0, referent.i + 1)}{_text(doc, dress, end).rstrip()} {relation}"
+        lead = _with_article(referent, doc[start], _lowered(doc, lead))
+        text = f"{_text(doc, start, stop).rstrip()} with {lead} {pronoun}"
         text = match_first_case(doc.text, text + _text(doc, end, len(doc)).rstrip())
         yield landmark, Proposal(text, _detail(referent, landmark), start)
+
+
+def _dress_start(doc: Doc, referent: Token, end: int) -> int | None:
+    """Where a person's clothes phrase ends the text after a landmark ("person on bike in
+    clown suit": "in clown suit", which the parser may hang on the bike), or None."""
+    if not _person(referent):
+        return None
+    for token in doc[referent.i + 2 : end]:
+        if token.lower_ not in ("in", "wearing") or token.pos_ not in ("ADP", "VERB"):
+            continue
+        words = doc[token.i + 1 : end]
+        nouns = [t for t in words if t.pos_ in ("NOUN", "PROPN") and t.dep_ != "compound"]
+        worn = bool(nouns) and nouns[-1].i == end - 1 and all(_worn(t) for t in nouns)
+        colour = (
+            token.lower_ == "in"
+            and bool(words)
+            and all(lx.attribute_kind(t.lower_) == "color" for t in words)
+        )
+        return token.i if (worn or colour) and _plain_phrase(doc, token.i + 1, end) else None
+    return None
 
 
 def _from_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
@@ -386,7 +417,8 @@ def _fits(landmark: Token, referent: Token, *, held: bool = False) -> bool:
         return False
     if _not_landmark(landmark) or not _object_class(landmark):
         return False
-    if animate(referent) and _worn(landmark) and not (held and holdable(landmark)):
+    sheltered = landmark.dep_ == "pobj" and landmark.head.lower_ in _SHELTER_WORDS
+    if animate(referent) and _worn(landmark) and not ((held or sheltered) and holdable(landmark)):
         return False  # "girl in pink shirt", "man with a hat on" ("holding an umbrella" is held)
     lemmas = [t.lemma_.lower() for t in landmark.doc]
     # "sheep behind other sheep", "a truck on the bed of another truck": named twice
@@ -403,10 +435,11 @@ def _object_class(noun: Token) -> bool:
     )
 
 
-def _bare_right(noun: Token) -> bool:
+def _bare_right(noun: Token, stop: int | None = None) -> bool:
     """Whether nothing but "of" phrases follow the noun in its phrase ("the bed of another
-    truck"; not "bike in black shirt", a modifier of the person misattached)."""
-    for token in noun.doc[noun.i + 1 : noun.right_edge.i + 1]:
+    truck"; not "bike in black shirt", a modifier of the person misattached), up to ``stop``."""
+    end = noun.right_edge.i + 1 if stop is None else min(stop, noun.right_edge.i + 1)
+    for token in noun.doc[noun.i + 1 : end]:
         if token.pos_ in ("VERB", "AUX") or token.pos_ == "ADP" and token.lower_ != "of":
             return False
     return True
