@@ -7,13 +7,15 @@ parsed Docs. Per rewriter:
 - ``coverage``: share of texts with at least one output;
 - ``two_object_texts`` / ``two_object_swapped``: texts that name two objects, and the share
   of them that get a swap (a role-reversal output whose detail is not an attribute swap).
-  "Names two objects" is read off the parse: two or more noun heads (``NOUN``/``PROPN``, not
-  a compound modifier) that are not attribute words (:func:`refaug.lexicon.attribute_kind`)
-  or places in the frame ("left", "side", "picture": ``roles.NOT_ENTITIES``);
+  "Names two objects" is read off the parse: two noun heads (``NOUN``/``PROPN``, not a
+  compound modifier), not conjuncts of each other ("catcher and umpire"), that are not
+  attribute words (:func:`refaug.lexicon.attribute_kind`), places in the frame ("left",
+  "side", "picture": ``roles.NOT_ENTITIES``) or words that name no object ("3 o clock",
+  "kid standing": :func:`_names_no_object`);
 - ``two_scene_object_texts`` / ``two_scene_object_swapped``: the same for texts that name two
-  scene objects: noun heads as above that are not worn or carried (``swap_pairs.WORN``), a
-  part of a body or thing (``swap_pairs.PARTS``), a place (``swap_pairs.PLACES``), a mass
-  noun, or negated ("no hat"). "girl in pink shirt" names two objects but one scene object;
+  scene objects: noun heads as above (two not conjuncts of each other) that are not worn or
+  carried (``swap_pairs.WORN``), a part of a body or thing (``swap_pairs.PARTS``), a place
+  (``swap_pairs.PLACES``), a mass noun, or negated ("no hat"). "girl in pink shirt" names two objects but one scene object;
   a swap there could only be "pink shirt in girl";
 - ``two_countable_texts`` / ``two_countable_swapped``: texts with two such heads, not
   conjuncts of each other, that are both people or animals, or both COCO objects
@@ -55,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+from lemminflect import getAllLemmas
 
 from refaug import lexicon as lx
 from refaug.rewrite.registry import REWRITER_NAMES, build_rewriter
@@ -127,7 +130,8 @@ def intended_only(kind: str, detail: str, source: str, output: str) -> bool:
 
 
 def _heads(doc, not_entities: frozenset[str]) -> list:
-    """The expression's head nouns: nouns and proper nouns, not compounds, attributes or ``not_entities``."""
+    """The expression's head nouns: nouns and proper nouns, not compounds, attributes,
+    ``not_entities`` or words that name no object (:func:`_names_no_object`)."""
     return [
         t
         for t in doc
@@ -135,11 +139,35 @@ def _heads(doc, not_entities: frozenset[str]) -> list:
         and t.dep_ != "compound"
         and lx.attribute_kind(t.lower_) is None
         and t.lower_ not in not_entities
+        and not _names_no_object(t)
     ]
 
 
+def _names_no_object(token) -> bool:
+    """A noun tag on a word that names no object: the "clock" of "3 o clock" (a direction),
+    the "teddy" of a split "teddy bear", a bare participle ("kid standing", "living room")."""
+    doc = token.doc
+    before = doc[token.i - 1].lower_ if token.i > 0 else ""
+    after = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
+    if token.lower_ == "clock" and before in ("o", "oc", "o'"):
+        return True
+    if token.lower_ == "teddy" and after in ("bear", "bears"):
+        return True
+    if not token.lower_.endswith("ing") or token.tag_ != "NN":
+        return False
+    if any(c.dep_ in ("det", "amod", "poss", "nummod", "compound") for c in token.children):
+        return False  # "a building", "the red awning"
+    return bool(getAllLemmas(token.lower_, upos="VERB").get("VERB"))
+
+
+def _two_apart(heads) -> bool:
+    """Two heads that are not conjuncts of each other ("mac and cheese", "catcher and umpire"
+    name two objects that no swap can exchange: the text would say the same)."""
+    return any(two not in one.conjuncts for i, one in enumerate(heads) for two in heads[i + 1 :])
+
+
 def names_two_objects(doc, not_entities: frozenset[str]) -> bool:
-    return len(_heads(doc, not_entities)) >= 2
+    return _two_apart(_heads(doc, not_entities))
 
 
 def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
@@ -151,7 +179,7 @@ def names_two_scene_objects(doc, not_entities: frozenset[str]) -> bool:
         if not {t.lower_, t.lemma_.lower()} & (WORN | PARTS | PLACES | lx.MASS_NOUNS)
         and not any(c.dep_ == "det" and c.lower_ == "no" for c in t.children)
     ]
-    return len(heads) >= 2
+    return _two_apart(heads)
 
 
 def names_two_countable_objects(doc, not_entities: frozenset[str]) -> bool:
