@@ -49,7 +49,8 @@ HANDHELD = frozenset(
      "newspaper", "donut", "doughnut", "hotdog", "sandwich", "banana", "plate", "tray",
      "camera", "kite", "surfboard", "skateboard", "snowboard", "guitar", "trumpet", "ball",
      "drink", "beer", "glass", "leash", "paddle", "flag", "sign", "cone", "wand", "balloon",
-     "microphone", "mic", "scissors", "burger", "apple", "orange", "cookie", "sandwhich"}
+     "microphone", "mic", "scissors", "burger", "apple", "orange", "cookie", "sandwhich",
+     "cane"}
 )  # fmt: skip
 # What a person "with" them wears or carries that is an object of its own (COCO's tie,
 # backpack, handbag), and how it is placed back on them: "man with necktie" -> "necktie on
@@ -187,6 +188,10 @@ def _with_phrase(doc: Doc, referent: Token, end: int) -> tuple[Token, Token, int
     rights = list(held.rights)
     if rights and animate(held) and len(rights) == 1 and _bare_posture(rights[0], held):
         stop = rights[0].i + 1  # "beige sofa with a man sitting"
+    elif len(rights) == 1 and rights[0].lower_ == "of" and rights[0].i == held.i + 1:
+        stop = rights[0].right_edge.i + 1  # "woman with a cup of coffee"
+        if not _plain(doc[held.i + 1 : stop]) or stop == held.i + 2:
+            return None
     elif rights:
         return None  # "chair with towel on it", "man with dog in his arms"
     if not _plain(doc[: with_.i]) or not _plain(doc[stop:end]):

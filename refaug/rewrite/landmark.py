@@ -52,7 +52,7 @@ from refaug.rewrite.swap_pairs import (
     pronoun_for,
 )
 
-__all__ = ["landmark_swaps"]
+__all__ = ["landmark_swaps", "preferred_swaps"]
 
 # Prepositions that relate the referent to another object, not to a quality, a source or
 # a comparison ("man with hat" is possession, "third from left" a position in a row).
@@ -104,6 +104,17 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
     for landmark, proposal in found:
         if frozenset((root.i, landmark.i)) not in swapped:
             yield proposal
+
+
+def preferred_swaps(doc: Doc) -> dict[frozenset[int], Proposal]:
+    """The holding swaps of ``doc`` (:mod:`refaug.rewrite.holdings`) by the pair of token
+    indices they exchange: they read better than the phrase swap of the same pair ("a bowl
+    with three apples" -> "three apples in a bowl", not "three apples with a bowl")."""
+    root = _referent(doc)
+    if root is None:
+        return {}
+    found = holding_swaps(doc, root, _text_end(doc))
+    return {frozenset((root.i, held.i)): proposal for held, proposal in found}
 
 
 def _referent(doc: Doc) -> Token | None:

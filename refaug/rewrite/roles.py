@@ -15,7 +15,10 @@ Relations:
         ("man on bike" -> "bike with man on it", "a man using a laptop" -> "a laptop used
         by a man"); offered for the pairs of nouns no phrase swap covers
         (:mod:`refaug.rewrite.landmark`), so "kid on bench" gets "bench with kid on it" and
-        never "bench on kid".
+        never "bench on kid". What a referent holds or carries (:mod:`refaug.rewrite.holdings`:
+        "man with umbrella" -> "umbrella held by man", "a bowl with three apples" -> "three
+        apples in a bowl") takes the place of the phrase swap of its pair ("three apples with
+        a bowl").
 
 Each pair of nouns gives up to two swaps: of the noun phrases alone (determiner and
 modifiers before the noun: "the man in a suit next to the woman" -> "the woman in a suit
@@ -53,7 +56,7 @@ from refaug.rewrite.grammar import (
     is_plural,
     same_case,
 )
-from refaug.rewrite.landmark import landmark_swaps
+from refaug.rewrite.landmark import landmark_swaps, preferred_swaps
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
     NOT_ENTITIES,
@@ -114,11 +117,16 @@ class RoleReversalRewriter(Rewriter):
     def propose(self, doc: Doc, rng: random.Random) -> Iterator[Proposal]:
         if "attribute" in self.relations:
             yield from _attribute_swaps(doc)
-        swapped: set[frozenset[int]] = set()
+        landmarks = "landmark" in self.relations and self.same_animacy
+        preferred = preferred_swaps(doc) if landmarks else {}
+        swapped: set[frozenset[int]] = set(preferred)
         for first, second, proposal in self._phrase_swaps(doc):
-            swapped.add(frozenset((first.i, second.i)))
-            yield proposal
-        if "landmark" in self.relations and self.same_animacy:
+            pair = frozenset((first.i, second.i))
+            if pair not in preferred:  # "three apples in a bowl", not "three apples with a bowl"
+                swapped.add(pair)
+                yield proposal
+        yield from preferred.values()
+        if landmarks:
             yield from landmark_swaps(doc, swapped=swapped)
 
     def _phrase_swaps(self, doc: Doc) -> Iterator[tuple[Token, Token, Proposal]]:
