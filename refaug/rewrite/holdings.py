@@ -61,21 +61,22 @@ WORN_OBJECTS: dict[str, str] = {
 }  # fmt: skip
 # Surfaces and containers "with" an object, and the preposition that places the object back
 # on them: (for a person or animal, for a thing). "bus with people" -> "people on bus",
-# "car with dog" -> "dog in car", "van with flag" -> "flag on van".
+# "car with dog" -> "dog in car", "van with flag" -> "flag on van". Not appliances: "fridge
+# with magnets" has them on it, "oven with a pizza" in it.
 PLACING: dict[str, tuple[str, str]] = {
     **dict.fromkeys(
         ("table", "desk", "counter", "couch", "sofa", "bed", "chair", "bench", "stool",
          "armchair", "plate", "tray", "shelf", "cake", "motorcycle", "bike", "bicycle",
          "motorbike", "scooter", "skateboard", "surfboard", "toilet", "cart", "wagon",
          "platter", "board", "cutting", "dish", "napkin", "towel", "blanket", "rug", "mat",
-         "bus", "train", "horse", "elephant", "suitcase", "luggage"),
+         "bus", "train", "horse", "elephant"),
         ("on", "on"),
     ),
     **dict.fromkeys(("car", "truck", "van", "boat", "taxi", "cab", "jeep", "suv"), ("in", "on")),
     **dict.fromkeys(
         ("bowl", "cup", "mug", "glass", "box", "basket", "vase", "container", "jar", "bucket",
-         "pot", "pan", "sink", "bathtub", "tub", "fridge", "refrigerator", "oven", "microwave",
-         "drawer", "crate", "bin", "stroller", "carriage"),
+         "pot", "pan", "sink", "bathtub", "tub", "drawer", "crate", "bin", "stroller",
+         "carriage"),
         ("in", "in"),
     ),
 }  # fmt: skip
@@ -83,6 +84,12 @@ PLACING: dict[str, tuple[str, str]] = {
 _TELEGRAPHIC_VERBS = {"holding": "held", "carrying": "carried"}
 # The tags of the words of a plain noun phrase ("a polka dotted umbrella").
 _NOMINAL_TAGS = frozenset({"DT", "JJ", "JJR", "JJS", "NN", "NNS", "NNP", "CD", "VBN", "HYPH"})
+# Things too big to stand on or in a surface or container of the scene ("a table with
+# chairs", "a street with cars" are side by side).
+_FURNITURE = frozenset(
+    {"chair", "bench", "couch", "sofa", "table", "bed", "desk", "stool", "toilet", "sink",
+     "fridge", "refrigerator", "oven", "car", "truck", "bus", "train", "boat", "van"}
+)  # fmt: skip
 # Postures a person or animal "with" a surface takes ("sofa with a man sitting").
 _POSTURES = frozenset({"sitting", "lying", "laying", "standing", "sleeping", "resting", "seated"})
 
@@ -250,6 +257,8 @@ def _relation(referent: Token, held: Token) -> str | None:
     for_animate, for_thing = PLACING.get(lemma) or PLACING[referent.lower_]
     if animate(held):
         return for_animate
+    if held_lemma in _FURNITURE:
+        return None  # "an empty table with seven chairs": around it, not on it
     return for_thing if _known(held) else None
 
 

@@ -76,6 +76,8 @@ _POSITIONS = frozenset(
 # Prepositions that put a person under a thing they may hold: "guy under blue umbrella" ->
 # "blue umbrella with guy under it" (not "in", "with": "man with a hat on").
 _SHELTER_WORDS = frozenset({"under", "beneath", "underneath", "below"})
+# Portions that head an expression with their "of" phrase ("slice of pizza on a plate").
+_PORTIONS = frozenset({"slice", "slices", "piece", "pieces", "half", "bit", "chunk"})
 # The dependents a passive participle may have for "X being held by Y" to turn active.
 _PASSIVE_DEPS = frozenset({"agent", "auxpass", "nsubjpass", "advmod"})
 # The dependents of "that the woman is sitting on" (the relative word, the subject, the
@@ -126,9 +128,20 @@ def _referent(doc: Doc) -> Token | None:
     if _fragment_verb(root):
         # "woman eating donut" parsed as a clause (woman/nsubj eating/ROOT): still a noun phrase
         root = next(c for c in root.children if c.dep_ in ("nsubj", "nsubjpass"))
-    if root.left_edge.i != 0 or not entity(root) or _not_landmark(root):
+    if root.left_edge.i != 0 or not (entity(root) or _portion_of(root)) or _not_landmark(root):
         return None
     return root
+
+
+def _portion_of(noun: Token) -> Token | None:
+    """The food of "slice of pizza", "a piece of cake": a portion "of" a food moves whole."""
+    if noun.lower_ not in _PORTIONS:
+        return None
+    of = next((c for c in noun.rights if c.dep_ == "prep" and c.lower_ == "of"), None)
+    food = None if of is None else next((c for c in of.children if c.dep_ == "pobj"), None)
+    if food is None or food.lemma_.lower() not in COUNTABLE or animate(food):
+        return None
+    return food
 
 
 def _fragment_verb(token: Token) -> bool:
@@ -166,7 +179,8 @@ def _to_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]:
         if dress is not None and landmark.i + 1 != dress:
             continue
         start = landmark.left_edge.i
-        if not _reached_from(landmark.head, {referent}) or not _fits(landmark, referent):
+        reached = _reached_from(landmark.head, {referent, _portion_of(referent)} - {None})
+        if not reached or not _fits(landmark, referent):
             continue
         if not (_plain_phrase(doc, 0, end) and _bare_right(landmark, stop)):
             continue  # "man on his bike": "his bike with man on it" reads wrong
@@ -220,9 +234,13 @@ def _from_with_it(doc: Doc, referent: Token) -> Iterator[tuple[Token, Proposal]]
         return  # the pronoun must be the referent's: "it" for one thing or animal
     with_ = next((c for c in referent.rights if c.dep_ == "prep" and c.lower_ == "with"), None)
     held = None if with_ is None else _held(with_)
-    if held is None or not _fits(held, referent) or pronoun not in set(with_.subtree):
+    if held is None or not _fits(held, referent) or held.left_edge.i != with_.i + 1:
         return
-    if held.left_edge.i != with_.i + 1 or not _reached_from(pronoun.head, {held, with_}):
+    # "motorcycle with man in orange shirt on it": the parser may hang "on it" on the referent
+    hung = pronoun.head.head == referent and pronoun.head.i == held.right_edge.i + 1
+    if not hung and (
+        pronoun not in set(with_.subtree) or not _reached_from(pronoun.head, {held, with_})
+    ):
         return
     if not _plain_phrase(doc, 0, pronoun.i):
         return
@@ -383,7 +401,7 @@ def _with_article(referent: Token, landmark_start: Token, lead: str) -> str:
     takes an indefinite article when the landmark had one (the text keeps one register)."""
     if landmark_start.lower_ not in ("a", "an", "the") or is_plural(referent):
         return lead
-    if referent.i != 0 or referent.lemma_.lower() in lx.MASS_NOUNS:
+    if referent.i != 0 or referent.lemma_.lower() in lx.MASS_NOUNS | {"half"}:
         return lead  # "the man", "two men", "red car": the lead has its own start
     return f"{indefinite_article(lead)} {lead}"
 
