@@ -354,18 +354,28 @@ def fit_report(model: Any, features: np.ndarray, labels: np.ndarray, *, threshol
             "decisive_kinds": sorted(model.decisive_kinds(threshold))}
 
 
-def paraphrase_vs_edit(referents: Sequence[Referent], embedder: Embedder, model: Any) -> dict[str, Any]:
+def paraphrase_vs_edit(referents: Sequence[Referent], embedder: Embedder, model: Any, *,
+                       fold_models: Sequence[Any] = (), fold_of: dict[Any, int] | None = None) -> dict[str, Any]:
     """How often a real held-out paraphrase scores above a one-attribute edit of the cluster.
 
     For each object with 2+ expressions: cluster = all but the last expression, paraphrase =
     the last, edit = each attribute rewrite (:class:`refaug.rewrite.AttributeRewriter`) of the
-    cluster's members. Both are scored against the cluster with ``model``.
+    cluster's members. Both are scored against the cluster with ``model``; with ``fold_models``
+    and ``fold_of`` (COCO image -> fold) also with the model of the fold that held the object's
+    image out (``contrast_cross_validated``): the fit's dev edits are of the same rewriter.
     """
     pairs = paraphrase_edit_pairs(referents)
     cosine = centroid_cosines(pairs, embedder)
     features, _ = contrast_features(pairs, cosine)
+    scored = [("centroid", cosine), ("contrast", model.probability(features))]
+    if fold_models and fold_of is not None:
+        folds = np.array([fold_of[i] for i in pairs.images.tolist()])
+        oof = np.zeros(len(pairs), np.float32)
+        for k, fold_model in enumerate(fold_models):
+            oof[folds == k] = fold_model.probability(features[folds == k])
+        scored.append(("contrast_cross_validated", oof))
     result = {}
-    for name, scores in (("centroid", cosine), ("contrast", model.probability(features))):
+    for name, scores in scored:
         result[name] = _wins(pairs, scores)
     result["n_objects"] = int((pairs.kinds == "positive").sum())
     result["n_edits"] = int((pairs.kinds != "positive").sum())
@@ -490,8 +500,9 @@ def summary_table(result: dict[str, Any]) -> str:
     lines.append(f"decisive kinds: {', '.join(result['fit']['decisive_kinds']) or 'none'}")
     if "paraphrase_vs_edit" in result:
         p = result["paraphrase_vs_edit"]
+        cv = f", contrast CV {p['contrast_cross_validated']:.3f}" if "contrast_cross_validated" in p else ""
         lines.append(f"paraphrase above a one-attribute edit: centroid {p['centroid']:.3f}, contrast {p['contrast']:.3f}"
-                     f" ({p['n_objects']} objects, {p['n_edits']} edits)")
+                     f"{cv} ({p['n_objects']} objects, {p['n_edits']} edits)")
     speed = result["extraction_speed"]
     lines.append(f"extraction: {speed['texts_per_second']:.0f} texts/s ({speed['texts']} texts)")
     return "\n".join(lines)
@@ -518,7 +529,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fold_of = dict(zip(every_image.tolist(), image_folds(every_image, folds=args.folds).tolist(), strict=True))
     folds = np.array([fold_of[i] for i in pairs.images.tolist()])
     edit_folds = np.array([fold_of[i] for i in edits.images.tolist()])
-    oof, _ = cross_validated((features, labels, folds), (edit_features, edit_folds),
+    oof, fold_models = cross_validated((features, labels, folds), (edit_features, edit_folds),
                              (synthetic_features, synthetic.labels), folds=args.folds)
     command = f"python benchmarks/contrast.py --data {args.data} --fit-defaults" + (
         f" --synthetic {args.synthetic}" if args.synthetic != 400 else "")
@@ -543,7 +554,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors_out_of_fold": confusion_examples(pairs, findings, oof),
     }
     if not args.skip_edits:
-        result["paraphrase_vs_edit"] = paraphrase_vs_edit(referents, embedder, shipped)
+        result["paraphrase_vs_edit"] = paraphrase_vs_edit(referents, embedder, shipped, fold_models=fold_models,
+                                                          fold_of=fold_of)
     result["extraction_speed"] = extraction_speed(texts)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["platform"] = platform.platform()

@@ -250,7 +250,7 @@ def test_colours_compare_in_cielab():
     assert [str(f) for f in compare(couch, loveseat)] == [
         "head: couch = loveseat (head: couch; WordNet: couch)",
         "color: beige ~ white (head: couch; CIELAB distance 30.4)"]
-    assert [str(f) for f in compare(couch, black) if f.conflict] == [
+    assert [str(f) for f in compare(couch, black) if f.conflict and f.kind == "color"] == [
         "color: beige vs black (head: couch; CIELAB distance 91.1)"]
     # A shade alone is a colour ("dark sheep").
     assert ("color", "dark", True) in _attributes("dark sheep")
@@ -271,7 +271,8 @@ def test_typos_of_contrastive_words_are_read_and_named():
     assert correct("blurry photo of a cat")[0] == "blurry photo of a cat"  # first letters differ: no
     left, right = describe_texts(["bear on the le t", "bear on the right"])
     assert [str(f) for f in compare(left, right) if f.conflict] == [
-        "spatial: left vs right (head: bear; typo: le t -> left)"]
+        "spatial: left vs right (head: bear; typo: le t -> left)",
+        "edit: left vs right (head: bear; the rest word for word as in 'bear on left'; typo: le t -> left)"]
 
 
 def test_noise_before_the_description_is_not_a_negation():

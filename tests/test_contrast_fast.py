@@ -30,6 +30,7 @@ from refaug.contrast import (
 )
 from refaug.contrast.colors import NEAR_COLOR_DISTANCE, color_lab, lab_distance
 from refaug.contrast.description import Attribute
+from refaug.contrast.edits import edit_findings
 from refaug.contrast.synonyms import wordnet_only
 
 compare_module = importlib.import_module("refaug.contrast.compare")  # the package's name is the function
@@ -227,8 +228,13 @@ def _reference_compare(cluster: Description, candidate: Description) -> list[Fin
     places its referent by the other's ("the circle below the purple circle" vs "the purple
     circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
     car"). An agreement: the same kind, key and value.
+
+    The minimal-edit finding, added since, is a function of the two wordings alone and has no
+    fast path of its own: it is taken from :func:`refaug.contrast.edits.edit_findings`.
     """
     found = _reference_attribute_findings(cluster, candidate) + _reference_landmark_findings(cluster, candidate)
+    if cluster.wordings and candidate.wordings:
+        found += edit_findings(cluster.wordings, candidate.wordings, cluster.head)
     fixes = dict(cluster.corrections | candidate.corrections)
     return [_reference_with_typos(f, fixes) for f in found] if fixes else found
 
@@ -367,7 +373,7 @@ def test_description_hash_is_the_fields_hash_and_stays_out_of_pickles(descriptio
     from datasets.fingerprint import Hasher
 
     d = descriptions[0]
-    fields = (d.heads, d.classes, d.tags, d.attributes, d.landmarks, d.corrections)
+    fields = (d.heads, d.classes, d.tags, d.attributes, d.landmarks, d.corrections, d.wordings)
     assert hash(d) == hash(fields) == hash(d)
     copy = pickle.loads(pickle.dumps(d))
     assert "_hash" not in copy.__dict__  # a str's hash is per process: a pickled one would be wrong elsewhere

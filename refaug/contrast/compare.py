@@ -18,7 +18,7 @@ from refaug.contrast.synonyms import wordnet_only
 # The kinds a finding can have, in the order of the classifier's features.
 CONTRAST_KINDS: tuple[str, ...] = (
     "head", "spatial", "extreme", "ordinal", "color", "pattern", "size", "count", "material",
-    "clothing", "action", "negation", "landmark",
+    "clothing", "action", "negation", "landmark", "edit",
 )  # fmt: skip
 # Kinds whose values exclude one another within one key ("left" vs "right" on the
 # horizontal axis); in the others two different values may both hold ("with a hat" and
@@ -262,16 +262,26 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
     tags ("man" vs "woman", kind ``head``), or a landmark (kind ``landmark``): one text
     places its referent by the other's ("the circle below the purple circle" vs "the purple
     circle"), or both by the same one on opposite sides ("left of the car" vs "right of the
-    car"). An agreement: the same kind, key and value.
+    car"). An agreement: the same kind, key and value. And a minimal edit (kind ``edit``,
+    :mod:`refaug.contrast.edits`): the candidate repeats a member word for word but for one
+    span whose contrastive word names something else ("blue" -> "red"), or only an equivalent.
     """
     ours, theirs = _side(cluster), _side(candidate)
     found = _attribute_findings(ours, theirs)
     if ours.marks or theirs.marks:
         found += _landmark_findings(ours, theirs)
+    if cluster.wordings and candidate.wordings:
+        found += _edit_findings(cluster, candidate, ours.head)
     if not (cluster.corrections or candidate.corrections):
         return found
     fixes = dict(cluster.corrections | candidate.corrections)
     return [_with_typos(f, fixes) for f in found] if fixes else found
+
+
+def _edit_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
+    from refaug.contrast.edits import edit_findings  # edits reads this module's Finding
+
+    return edit_findings(cluster.wordings, candidate.wordings, head)
 
 
 def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:

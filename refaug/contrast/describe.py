@@ -474,6 +474,17 @@ def _riding(doc: Doc, referent: set[int]) -> list[Attribute]:
     return found
 
 
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def wording(doc: Doc) -> tuple[str, ...]:
+    """The words of a parsed text as the minimal-edit comparison (:mod:`refaug.contrast.edits`)
+    reads them: lower case, nouns by their lemma ("dogs" -> "dog"), no articles, punctuation or
+    spaces ("the red car" and "red car" read alike)."""
+    return tuple(t.lemma_.lower() if t.pos_ in _NOUN_POS else t.lower_ for t in doc
+                 if not (t.is_punct or t.is_space or t.lower_ in _ARTICLES))
+
+
 def describe(doc: Doc) -> Description:
     """The :class:`Description` of the referent of one parsed expression."""
     items, heads, primary = _heads(doc)
@@ -498,7 +509,7 @@ def describe(doc: Doc) -> Description:
     landmarks = frozenset(_landmark(doc, h, heads, items, used) for h in heads
                           if h != primary and doc[h].dep_ != "compound")  # "*teddy* bear"
     return Description(heads=lemmas, classes=classes, tags=tags, attributes=frozenset(attributes),
-                       landmarks=landmarks)
+                       landmarks=landmarks, wordings=frozenset({wording(doc)}))
 
 
 def _age_tags(tags: frozenset[str], attributes: list[Attribute]) -> frozenset[str]:

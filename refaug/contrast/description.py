@@ -79,6 +79,8 @@ class Description:
         landmarks: the other objects it is placed by (:class:`Landmark` s).
         corrections: the typos read as contrastive words (("teddt", "teddy"), ...),
             :func:`refaug.contrast.typos.correct`.
+        wordings: each text's words as read (:func:`refaug.contrast.edits.wording`: lower
+            case, nouns by lemma, no articles), one per text, for the minimal-edit finding.
     """
 
     heads: frozenset[str] = frozenset()
@@ -87,13 +89,15 @@ class Description:
     attributes: frozenset[Attribute] = field(default_factory=frozenset)
     landmarks: frozenset[Landmark] = field(default_factory=frozenset)
     corrections: frozenset[tuple[str, str]] = frozenset()
+    wordings: frozenset[tuple[str, ...]] = frozenset()
 
     def __hash__(self) -> int:
         # The dataclass's hash (of the fields), computed once: descriptions key the comparison's
         # memos, millions of lookups in a run. Kept out of pickles (a str hash is per process).
         found = self.__dict__.get("_hash")
         if found is None:
-            found = hash((self.heads, self.classes, self.tags, self.attributes, self.landmarks, self.corrections))
+            found = hash((self.heads, self.classes, self.tags, self.attributes, self.landmarks, self.corrections,
+                          self.wordings))
             object.__setattr__(self, "_hash", found)
         return found
 
@@ -115,6 +119,7 @@ class Description:
             attributes=frozenset().union(*(d.attributes for d in descriptions)),
             landmarks=frozenset().union(*(d.landmarks for d in descriptions)),
             corrections=frozenset().union(*(d.corrections for d in descriptions)),
+            wordings=frozenset().union(*(d.wordings for d in descriptions)),
         )
 
     @property
