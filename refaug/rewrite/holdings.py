@@ -38,7 +38,7 @@ from refaug.rewrite.swap_pairs import COUNTABLE, PARTS, PLACES, SCENE_THINGS, WO
 
 __all__ = [
     "HANDHELD", "PLACING", "WORN_OBJECTS", "held_in_hand", "holdable", "holding_swaps",
-    "telegraphic_holdings",
+    "paired_adjective", "telegraphic_holdings",
 ]  # fmt: skip
 
 # Things a person "with" them holds in the hand (RefCOCO: "man with bat", "girl with donut");
@@ -50,7 +50,7 @@ HANDHELD = frozenset(
      "camera", "kite", "surfboard", "skateboard", "snowboard", "guitar", "trumpet", "ball",
      "drink", "beer", "glass", "leash", "paddle", "flag", "sign", "cone", "wand", "balloon",
      "microphone", "mic", "scissors", "burger", "apple", "orange", "cookie", "sandwhich",
-     "cane"}
+     "cane", "club", "control", "dryer"}
 )  # fmt: skip
 # What a person "with" them wears or carries that is an object of its own (COCO's tie,
 # backpack, handbag), and how it is placed back on them: "man with necktie" -> "necktie on
@@ -237,9 +237,16 @@ def _plain(tokens) -> bool:
     """No verb, auxiliary, pronoun, punctuation, coordination or negation: a phrase that reads
     the same in either place."""
     return not any(
-        t.pos_ in ("VERB", "AUX", "PRON", "PUNCT", "CCONJ") or t.lower_ in ("not", "no")
+        (t.pos_ in ("VERB", "AUX", "PRON", "PUNCT", "CCONJ") or t.lower_ in ("not", "no"))
+        and not paired_adjective(t)
         for t in tokens
     )
+
+
+def paired_adjective(token: Token) -> bool:
+    """The "and" of two adjectives of one noun ("white and blue bus", "black and white cat"):
+    a coordination that does not split the phrase."""
+    return token.lower_ == "and" and token.head.pos_ == "ADJ" and token.head.dep_ == "amod"
 
 
 def _relation(referent: Token, held: Token) -> str | None:

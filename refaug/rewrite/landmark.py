@@ -39,7 +39,12 @@ from refaug import lexicon as lx
 from refaug.contrast.synonyms import lexicon_class
 from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
-from refaug.rewrite.holdings import holdable, holding_swaps, telegraphic_holdings
+from refaug.rewrite.holdings import (
+    holdable,
+    holding_swaps,
+    paired_adjective,
+    telegraphic_holdings,
+)
 from refaug.rewrite.swap_pairs import (
     COMPLEX_PREPOSITION_NOUNS,
     COUNTABLE,
@@ -479,16 +484,11 @@ def _plain_phrase(doc: Doc, start: int, end: int) -> bool:
     coordination or personal pronoun ("a sheep with its head in a fence" cannot move its "its";
     "a motorcycle wearing a santa costume" is a misparse)."""
     for token in doc[start:end]:
-        if _paired_adjective(token) or token.tag_ == "HYPH":
+        if paired_adjective(token) or token.tag_ == "HYPH":
             continue  # "a red and white bike", "long - haired"
         if token.pos_ in ("AUX", "PUNCT", "CCONJ", "PRON") or token.lower_ in ("not", "no"):
             return False
     return True
-
-
-def _paired_adjective(token: Token) -> bool:
-    """The "and" of two adjectives of one noun ("black and white cat")."""
-    return token.lower_ == "and" and token.head.pos_ == "ADJ" and token.head.dep_ == "amod"
 
 
 def _not_landmark(noun: Token) -> bool:

@@ -115,7 +115,8 @@ SCENE_THINGS = frozenset(
      "tomato", "lemon", "onion", "potato", "cucumber", "muffin", "bun", "cookie", "pastry",
      "croissant", "bagel", "pepper", "strawberry", "lime", "mushroom", "pickle", "helmet",
      "hat", "shoe", "shoes", "jacket", "coat", "rider", "newspaper", "flower", "flowers",
-     "magazine", "paper", "papers", "card", "cards", "lantern", "candles", "balloon"}
+     "magazine", "paper", "papers", "card", "cards", "lantern", "candles", "balloon",
+     "banner", "dryer"}
 )  # fmt: skip
 MALE = frozenset(
     {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "dude", "dad", "father", "son",
