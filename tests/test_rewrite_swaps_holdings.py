@@ -122,6 +122,7 @@ PLACED: list[tuple[str, set[str]]] = [
     ("a bus with people", {"people on a bus"}),
     ("a red and white plate with a donut", {"a donut on a red and white plate"}),
     ("an empty table with seven chairs", set()),
+    ("a box with carrots on top and other vegetables on the side", set()),
     ("laptop with black screen", set()),
     ("bowl with liquid", set()),
     ("pizza with cheese", set()),

@@ -34,7 +34,15 @@ from spacy.tokens import Doc, Token
 from refaug import lexicon as lx
 from refaug.rewrite.base import Proposal
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
-from refaug.rewrite.swap_pairs import COUNTABLE, PARTS, PLACES, SCENE_THINGS, WORN, animate
+from refaug.rewrite.swap_pairs import (
+    COUNTABLE,
+    NOT_ENTITIES,
+    PARTS,
+    PLACES,
+    SCENE_THINGS,
+    WORN,
+    animate,
+)
 
 __all__ = [
     "HANDHELD", "PLACING", "WORN_OBJECTS", "held_in_hand", "holdable", "holding_swaps",
@@ -90,6 +98,7 @@ _FURNITURE = frozenset(
     {"chair", "bench", "couch", "sofa", "table", "bed", "desk", "stool", "toilet", "sink",
      "fridge", "refrigerator", "oven", "car", "truck", "bus", "train", "boat", "van"}
 )  # fmt: skip
+_NOUNS = ("NOUN", "PROPN")
 # Postures a person or animal "with" a surface takes ("sofa with a man sitting").
 _POSTURES = frozenset({"sitting", "lying", "laying", "standing", "sleeping", "resting", "seated"})
 
@@ -203,6 +212,8 @@ def _with_phrase(doc: Doc, referent: Token, end: int) -> tuple[Token, Token, int
         return None  # "chair with towel on it", "man with dog in his arms"
     if not _plain(doc[: with_.i]) or not _plain(doc[stop:end]):
         return None
+    if any(not _words(t) & (NOT_ENTITIES | PLACES) for t in doc[stop:end] if t.pos_ in _NOUNS):
+        return None  # only places follow: not "a lunch box with carrot ... other vegetables"
     if any(_could_have(t) for t in doc[referent.i + 1 : with_.i]):
         return None  # "the bench behind the woman with glasses": the glasses are hers
     for token in doc[stop:end]:  # only the referent's own phrases follow: "... on the left"
