@@ -70,10 +70,14 @@ def contrast() -> ClusterClassifier:
     return ClusterClassifier("contrast")
 
 
-def test_descriptions_carry_their_wording_and_articles_do_not_count():
-    plain, article, other = describe_texts(["red car", "the red car", "red cars"])
+def test_descriptions_carry_their_wording_and_the_article_a_counts_one():
+    plain, article, other, one, two = describe_texts(["red car", "the red car", "red cars", "an apple",
+                                                      "two apples"])
     assert plain == article and plain.wordings == frozenset({("red", "car")})
     assert other.wordings == plain.wordings  # nouns by lemma
+    assert one.wordings == frozenset({("a", "apple")})
+    assert [str(f) for f in compare(one, two) if f.kind == "edit"] == [
+        "edit: a vs two (head: apple; the rest word for word as in 'a apple')"]
     union = Description.union([plain, *describe_texts(["car on left"])])
     assert union.wordings == frozenset({("red", "car"), ("car", "on", "left")})
 

@@ -474,15 +474,13 @@ def _riding(doc: Doc, referent: set[int]) -> list[Attribute]:
     return found
 
 
-_ARTICLES = frozenset({"a", "an", "the"})
-
-
 def wording(doc: Doc) -> tuple[str, ...]:
     """The words of a parsed text as the minimal-edit comparison (:mod:`refaug.contrast.edits`)
-    reads them: lower case, nouns by their lemma ("dogs" -> "dog"), no articles, punctuation or
-    spaces ("the red car" and "red car" read alike)."""
-    return tuple(t.lemma_.lower() if t.pos_ in _NOUN_POS else t.lower_ for t in doc
-                 if not (t.is_punct or t.is_space or t.lower_ in _ARTICLES))
+    reads them: lower case, nouns by their lemma ("dogs" -> "dog"), "an" as "a" (which counts
+    one: "a dog" / "two dogs"), no "the", punctuation or spaces ("the red car" and "red car" read
+    alike)."""
+    return tuple(t.lemma_.lower() if t.pos_ in _NOUN_POS else "a" if t.lower_ == "an" else t.lower_
+                 for t in doc if not (t.is_punct or t.is_space or t.lower_ == "the"))
 
 
 def describe(doc: Doc) -> Description:

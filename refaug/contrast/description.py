@@ -80,7 +80,7 @@ class Description:
         corrections: the typos read as contrastive words (("teddt", "teddy"), ...),
             :func:`refaug.contrast.typos.correct`.
         wordings: each text's words as read (:func:`refaug.contrast.edits.wording`: lower
-            case, nouns by lemma, no articles), one per text, for the minimal-edit finding.
+            case, nouns by lemma, no "the"), one per text, for the minimal-edit finding.
     """
 
     heads: frozenset[str] = frozenset()

@@ -6,11 +6,12 @@ and the one word that changed is a colour that names a different colour. Annotat
 one object twice rarely repeat each other word for word; a replaced contrastive word with the
 rest kept is the shape of a different object's description (and of a one-attribute rewrite).
 
-:func:`refaug.contrast.describe.wording` reads the words of a parsed text (lower case, nouns by lemma, no articles or
-punctuation: "the red car" and "red car" read alike); :func:`edit_findings` sets a candidate's
-wording against each member's. Where the two differ in one span of at most
+:func:`refaug.contrast.describe.wording` reads the words of a parsed text (lower case, nouns by
+lemma, no "the" or punctuation: "the red car" and "red car" read alike; "a" counts one);
+:func:`edit_findings` sets a candidate's wording against each member's. Where the two differ in one span of at most
 :data:`MAX_SPAN` words on each side, with the rest equal, the span's contrastive words
-(:func:`word_value`: colours, positions, sizes, ordinals, counts, materials, patterns, head nouns)
+(:func:`word_value`: colours, positions, sizes, ordinals, counts and "a", materials, patterns,
+head nouns)
 are compared kind by kind: a kind on both sides with no equivalent pair is a conflict
 (``edit: blue vs red``), a kind with an equivalent pair ("man" / "guy", "top" / "upper") an
 agreement; colours near in CIELAB ("orange" / "red", as the colour finding reads them) neither. A span with no contrastive word on both sides ("on" / "at") finds nothing.
@@ -92,6 +93,8 @@ def word_value(word: str) -> tuple[str, object] | None:
         return (f"size:{axis}", value)
     if (n := lx.ordinal_value(low)) is not None:
         return ("ordinal", n)
+    if low == "a":  # the indefinite article names one: "a dog" / "two dogs" (wording reads "an" as "a")
+        return ("count", "1")
     if (n := lx.number_value(low)) is not None:
         return ("count", str(n))
     if low in lx.COUNT_WORDS:
