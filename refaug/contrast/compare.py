@@ -83,7 +83,7 @@ class _Side:
     __slots__ = ("attributes", "classes", "color_code", "color_memo", "colors", "corrections", "described",
                  "end_pairs", "ends", "head",
                  "head_code", "head_memo", "heads", "marks", "negative", "ordinals", "others", "polar", "positive",
-                 "signed", "tags", "values")
+                 "signed", "tags", "values", "wordings")
 
     def __init__(self, description: Description) -> None:
         d = description
@@ -114,6 +114,7 @@ class _Side:
         self.values = self.polar = self.signed = None  # what a cluster side reads: made on first use (as_cluster)
         self.negative = any(not a.positive for a in attributes)
         self.marks = _sorted_landmarks(d) or _NONE
+        self.wordings = tuple(sorted(d.wordings)) or _NONE  # sorted: the first edit found names the finding
         self.head_code = _HEAD_CODES.setdefault((d.heads, d.classes, d.tags), len(_HEAD_CODES))
         self.described: dict[Landmark, str | None] | None = None  # made on first use
         self.head_memo: dict[int, list[Finding]] | None = None  # candidate's head code -> head findings
@@ -270,18 +271,24 @@ def compare(cluster: Description, candidate: Description) -> list[Finding]:
     found = _attribute_findings(ours, theirs)
     if ours.marks or theirs.marks:
         found += _landmark_findings(ours, theirs)
-    if cluster.wordings and candidate.wordings:
-        found += _edit_findings(cluster, candidate, ours.head)
+    if ours.wordings and theirs.wordings:
+        found += _edit_findings(ours, theirs, ours.head)
     if not (cluster.corrections or candidate.corrections):
         return found
     fixes = dict(cluster.corrections | candidate.corrections)
     return [_with_typos(f, fixes) for f in found] if fixes else found
 
 
-def _edit_findings(cluster: Description, candidate: Description, head: str) -> list[Finding]:
-    from refaug.contrast.edits import edit_findings  # edits reads this module's Finding
+def _edit_findings(cluster: _Side, candidate: _Side, head: str) -> list[Finding]:
+    global _EDITS
+    if _EDITS is None:
+        from refaug.contrast.edits import edit_findings  # edits reads this module's Finding
 
-    return edit_findings(cluster.wordings, candidate.wordings, head)
+        _EDITS = edit_findings
+    return _EDITS(cluster.wordings, candidate.wordings, head)
+
+
+_EDITS = None  # refaug.contrast.edits.edit_findings, bound on first use
 
 
 def _with_typos(finding: Finding, fixes: dict[str, str]) -> Finding:

@@ -157,12 +157,18 @@ def edit_findings(members: Iterable[tuple[str, ...]], candidate: Iterable[tuple[
 
     A member that the candidate rewords with equivalent words only ("man on left" / "guy on
     left") is an agreement and outweighs a conflict with another member: the cluster's members
-    describe one object, and one of them the candidate repeats. Members are read in sorted order
-    (a set's order changes with the hash seed).
+    describe one object, and one of them the candidate repeats. Sets are read in sorted order (a
+    set's order changes with the hash seed); sequences as given (compare passes them sorted).
     """
     conflict = agreed = None
-    for theirs in sorted(candidate):
-        for ours in sorted(members):
+    members = sorted(members) if isinstance(members, (set, frozenset)) else members
+    for theirs in sorted(candidate) if isinstance(candidate, (set, frozenset)) else candidate:
+        n = len(theirs)
+        for ours in members:
+            # most pairs share neither their first nor their last word: no edit, no alignment
+            if abs(len(ours) - n) > MAX_SPAN or not ours or not n or (
+                    ours[0] != theirs[0] and ours[-1] != theirs[-1]):
+                continue
             span = changed_span(ours, theirs)
             if span is None:
                 continue
