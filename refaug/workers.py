@@ -78,19 +78,32 @@ def one_blas_thread() -> None:
         _LIMITED_PID = os.getpid()
 
 
-def fork_map(fn: Callable[[Any, T], R], parts: Sequence[T], *, workers: int, state: Any) -> Iterator[R]:
+def fork_map(fn: Callable[[Any, T], R], parts: Sequence[T], *, workers: int, state: Any,
+             recycle: int | None = None) -> Iterator[R]:
     """``fn(state, part)`` for each part, in order, over ``workers`` forked processes that
     inherit ``state`` (not pickled: a spaCy pipeline, a memory-mapped dataset); the results are
-    pickled back. ``fn`` must be a module-level function."""
+    pickled back. ``fn`` must be a module-level function.
+
+    ``recycle``: parts each process takes before it is replaced by a fresh fork (None: never).
+    A process copies every page of the parent's that it writes to, and reading a Python object
+    writes its reference count: over a long map a process comes to hold its own copy of much of
+    what the parts read (mining RefCOCO's train split, 0.57 GB after its first chunk, 0.96 GB
+    by its last). The parts run in waves of ``workers * recycle``, each wave in processes forked
+    anew from this process's own thread (a pool's ``maxtasksperchild`` would fork from a helper
+    thread, unsafe while another thread holds a lock), so no process outlives its wave; a wave
+    waits for its slowest part."""
     global _STATE
     _STATE = state
-    # The parent's objects move to the collector's permanent generation before the fork: a
-    # child's collection then does not walk them and write to their headers, which would copy
-    # the pages they lie on (the reference counts a child touches still copy theirs).
-    gc.freeze()
+    wave = len(parts) if recycle is None else workers * recycle
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=one_blas_thread) as pool:
-            yield from pool.imap(_call, [(fn, part) for part in parts])
+        for start in range(0, len(parts), max(wave, 1)):
+            batch = parts[start : start + wave]
+            # The parent's objects move to the collector's permanent generation before the fork:
+            # a child's collection then does not walk them and write to their headers, which would
+            # copy the pages they lie on (the reference counts a child touches still copy theirs).
+            gc.freeze()
+            with multiprocessing.get_context("fork").Pool(min(workers, len(batch)), initializer=one_blas_thread) as pool:
+                yield from pool.imap(_call, [(fn, part) for part in batch], chunksize=recycle or 1)
     finally:
         _STATE = None
         gc.unfreeze()

@@ -21,7 +21,7 @@ from refaug.clusters import (
     JudgementMethod,
     method_class,
 )
-from refaug.vectors import centroid, centroids, loosest_member, normalize_rows
+from refaug.vectors import centroid, centroids, loosest_member, normalize_rows, pair_cosines
 
 CLUSTERS = [
     ["the woman on the left", "lady in a red coat"],
@@ -148,3 +148,16 @@ def test_run_report_and_mining_agree(method, rewritten_scenes, embedder, tmp_pat
         # contradicts the referent), which the cut-off alone would call inside.
         assert expected <= set(kept), row["referent_id"]
         assert all(kept[t] in ("edit", "conflict", "conflict_view") for t in set(kept) - expected), row["referent_id"]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 8192])
+def test_pair_cosines_are_one_einsum_at_any_chunk(chunk):
+    """Chunking the gathers (to bound their memory) leaves every cosine bit for bit as one einsum."""
+    rng = np.random.default_rng(0)
+    vectors = normalize_rows(rng.normal(size=(50, 384)).astype(np.float32))
+    cents = normalize_rows(rng.normal(size=(9, 384)).astype(np.float32))
+    vocab, rows = rng.integers(0, 50, 1000), rng.integers(0, 9, 1000)
+    expected = np.einsum("nd,nd->n", vectors[vocab], cents[rows])
+    got = pair_cosines(vectors, cents, vocab, rows, chunk=chunk)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)

@@ -148,6 +148,17 @@ def mine_hard_negatives(
     ranking = None if weights is None else Ranking(weights, scorer, dataset, show_progress_bar)
     check = FinalistCheck.prepare(plausibility_filter, data, clf) if plausibility_filter.active else None
     workers = default_workers() if workers is None else workers
+    # The image-level lists first: they need no referent's negatives, and its forked processes then
+    # share a parent that does not yet hold the split's kept negatives and their Arrow output (at
+    # RefCOCO's size the parent grew by 1 GB between train's mining and its no-target fork).
+    lists = None
+    if no_target is not None:
+        keep = None if check is None else (lambda codes: check.keep_texts(codes, data))
+        categories = list(data.category)  # the step derives missing ones; mining sees them as before
+        lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
+                                   require_verified=require_verified, seed=seed, keep=keep, workers=workers,
+                                   as_arrow=True)
+        data.category[:] = categories
     selected, counts = _mine_chunks(data, chosen, settings, context, seed=seed, num_negatives=num_negatives,
                                     diversity=diversity, ranking=ranking, check=check,
                                     lazy=LAZY_JUDGEMENT if lazy_judgement is None else lazy_judgement,
@@ -156,11 +167,8 @@ def mine_hard_negatives(
     report.log(_rule_settings(clf, **policy))
     out = write_output(dataset, selected, data, output_format=output_format, num_negatives=num_negatives,
                        cutoff=cluster_cutoffs(data, clf), label=similarity_label(clf))
-    if no_target is not None:
-        keep = None if check is None else (lambda codes: check.keep_texts(codes, data))
-        lists, _ = image_negatives(data, clf, settings.evidence, pool=no_target.pool, per_image=no_target_per_image,
-                                   require_verified=require_verified, seed=seed, keep=keep, workers=workers,
-                                   as_arrow=True)
+    del selected
+    if lists is not None:
         out = replace_columns(out, {NO_TARGET_COLUMN: lists}, {NO_TARGET_COLUMN: no_target_feature()})
     return (out, report) if return_report else out
 
@@ -236,7 +244,7 @@ def _mine_chunks(data: Data, sources: list[CandidateSource], settings: GuardSett
                       lazy and ranking is None and diversity <= 0)  # the greedy rankings look at a whole pool
     workers = _chunk_workers(workers, len(bounds), ranking)
     show = len(bounds) > 10 if context.show_progress_bar is None else context.show_progress_bar
-    done = fork_map(_mine_chunk, bounds, workers=workers, state=work) if workers > 1 else \
+    done = fork_map(_mine_chunk, bounds, workers=workers, state=work, recycle=1) if workers > 1 else \
         (_mine_chunk(work, b) for b in bounds)
     counts: Counter = Counter()
     chosen: list[Selected] = []

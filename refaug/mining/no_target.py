@@ -84,6 +84,7 @@ from refaug.records import (
     UNVERIFIED,
     VERIFICATIONS,
 )
+from refaug.vectors import pair_cosines
 from refaug.workers import fork_map
 
 logger = logging.getLogger(__name__)
@@ -318,8 +319,7 @@ def _pairs(data: Data, images: list[_Image]) -> Candidates:
                     detail.append(c.detail)
                     origin.append(c.origin)
     arrays = [np.asarray(a, np.int64) for a in (row, vocab, kind, detail, origin)]
-    sim = np.einsum("nd,nd->n", data.vectors[arrays[1]], data.centroid[arrays[0]]).astype(np.float32) \
-        if len(row) else np.zeros(0, np.float32)
+    sim = pair_cosines(data.vectors, data.centroid, arrays[1], arrays[0])
     return Candidates.of(row=arrays[0], vocab=arrays[1], kind=arrays[2], detail=arrays[3], origin=arrays[4], sim=sim)
 
 
@@ -372,7 +372,7 @@ def image_negatives(data: Data, classifier: ClusterClassifier, evidence: Evidenc
                  per_image, require_verified, seed, keep, as_arrow)
     chunks = [images[c0 : c0 + CHUNK_IMAGES] for c0 in range(0, len(images), CHUNK_IMAGES)]
     workers = max(1, min(workers, len(chunks)))
-    done = fork_map(_image_chunk, chunks, workers=workers, state=work) if workers > 1 else \
+    done = fork_map(_image_chunk, chunks, workers=workers, state=work, recycle=1) if workers > 1 else \
         (_image_chunk(work, chunk) for chunk in chunks)
     anchors, parts = [], []
     for found, lists, part in done:  # each image's anchors are its own objects: no list is split over chunks
