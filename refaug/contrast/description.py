@@ -79,7 +79,7 @@ class Description:
         landmarks: the other objects it is placed by (:class:`Landmark` s).
         corrections: the typos read as contrastive words (("teddt", "teddy"), ...),
             :func:`refaug.contrast.typos.correct`.
-        wordings: each text's words as read (:func:`refaug.contrast.edits.wording`: lower
+        wordings: each text's words as read (:func:`refaug.contrast.describe.wording`: lower
             case, nouns by lemma, no "the"), one per text, for the minimal-edit finding.
     """
 
