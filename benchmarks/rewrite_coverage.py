@@ -12,6 +12,13 @@ parsed Docs. Per rewriter:
   attribute words (:func:`refaug.lexicon.attribute_kind`), places in the frame ("left",
   "side", "picture": ``roles.NOT_ENTITIES``) or words that name no object ("3 o clock",
   "kid standing": :func:`_names_no_object`);
+- ``two_object_swapped_or_attributes``: the share of the two-object texts with a swap or an
+  attribute swap between two of its nouns ("man in red shirt and blue jeans" -> "man in blue
+  shirt and red jeans", "girl in white holding black umbrella" -> "girl in black holding
+  white umbrella"). ``two_object_swapped`` stays the figure it was (object swaps only, so
+  runs before and after compare); this one says how many two-object texts get a role
+  reversal of any kind, since for a person and the clothes they wear ("man in red shirt")
+  the attribute swap is the only swap that names another referent;
 - ``two_scene_object_texts`` / ``two_scene_object_swapped``: the same for texts that name two
   scene objects: noun heads as above (two not conjuncts of each other) that are not worn or
   carried (``swap_pairs.WORN``), a part of a body or thing (``swap_pairs.PARTS``), a place
@@ -258,6 +265,7 @@ def measure_rewriter(  # noqa: PLR0913
     pairs = [(doc.text, c) for doc, out in zip(docs, outputs, strict=True) for c in out]
     covered = sum(bool(out) for out in outputs)
     swapped = [any(is_swap(c.kind, c.detail) for c in out) for out in outputs]
+    reversed_ = [any(c.kind == "role_reversal" for c in out) for out in outputs]
     n_two = sum(two_objects)
     n_scene = sum(two_scene)
     distances = [edit_distance(tokens(s), tokens(c.text)) for s, c in pairs]
@@ -279,6 +287,10 @@ def measure_rewriter(  # noqa: PLR0913
         "outputs_per_covered_text": len(pairs) / max(covered, 1),
         "two_object_texts": n_two,
         "two_object_swapped": sum(s for s, t in zip(swapped, two_objects, strict=True) if t)
+        / max(n_two, 1),
+        "two_object_swapped_or_attributes": sum(
+            r for r, t in zip(reversed_, two_objects, strict=True) if t
+        )
         / max(n_two, 1),
         "two_scene_object_texts": n_scene,
         "two_scene_object_swapped": sum(s for s, t in zip(swapped, two_scene, strict=True) if t)
@@ -381,7 +393,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, r in report["rewriters"].items():
         print(
             f"{name:15s} coverage {r['coverage']:.3f}  two-object swapped "
-            f"{r['two_object_swapped']:.3f} of {r['two_object_texts']}  (scene objects "
+            f"{r['two_object_swapped']:.3f} of {r['two_object_texts']} (with attribute swaps "
+            f"{r['two_object_swapped_or_attributes']:.3f})  (scene objects "
             f"{r['two_scene_object_swapped']:.3f} of {r['two_scene_object_texts']}, countable "
             f"{r['two_countable_swapped']:.3f} of {r['two_countable_texts']})  edit "
             f"{r['mean_token_edit_distance']:.2f}  intended {r['intended_only']:.3f}  "

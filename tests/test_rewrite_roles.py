@@ -43,8 +43,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("blue bathroom with white towels", {"white bathroom with blue towels"}),
     ("the big dog and the small cat", {"the small dog and the big cat"}),
     (
-        "man in red shirt and blue jeans",
-        {"man in blue shirt and red jeans", "man in blue jeans and red shirt"},
+        "man in red shirt and blue jeans",  # not "man in blue jeans and red shirt": the same
+        {"man in blue shirt and red jeans"},
     ),
     (
         "white plate with a brown donut",

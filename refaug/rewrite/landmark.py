@@ -38,6 +38,7 @@ from spacy.tokens import Doc, Token
 from refaug import lexicon as lx
 from refaug.contrast.synonyms import lexicon_class
 from refaug.rewrite.base import Proposal
+from refaug.rewrite.dressed import dressed_swaps
 from refaug.rewrite.grammar import indefinite_article, is_plural, match_first_case
 from refaug.rewrite.holdings import (
     holdable,
@@ -101,15 +102,18 @@ def landmark_swaps(doc: Doc, *, swapped: Set[frozenset[int]] = frozenset()) -> I
         if frozenset((holder.i, held.i)) not in swapped:
             yield proposal
     root = _referent(doc)
-    if root is None:
-        return
-    found = (
+    found = () if root is None else (
         *_to_with_it(doc, root), *_from_with_it(doc, root),
         *_to_passive(doc, root), *_to_active(doc, root), *_from_relative(doc, root),
         *holding_swaps(doc, root, _text_end(doc)),
     )  # fmt: skip
+    pairs = set(swapped)
     for landmark, proposal in found:
         if frozenset((root.i, landmark.i)) not in swapped:
+            pairs.add(frozenset((root.i, landmark.i)))
+            yield proposal
+    for person, thing, proposal in dressed_swaps(doc, _text_end(doc)):
+        if frozenset((person.i, thing.i)) not in pairs:  # the parse's own reading first
             yield proposal
 
 

@@ -47,6 +47,7 @@ __all__ = ["NOT_ENTITIES", "RoleReversalRewriter", "full_phrase", "noun_phrase",
 
 from refaug import lexicon as lx
 from refaug.errors import check_choice
+from refaug.rewrite.attribute_swaps import attribute_swaps
 from refaug.rewrite.base import Proposal, Rewriter
 from refaug.rewrite.grammar import (
     Edit,
@@ -80,7 +81,6 @@ RELATIONS: tuple[str, ...] = (
 # per text bounded on long captions; RefCOCO expressions name at most 4 in 99% of cases.
 MAX_ENTITIES = 6
 ARTICLES = frozenset({"a", "an", "the"})
-_ATTRIBUTE_KINDS = ("color", "size", "material")
 
 
 class RoleReversalRewriter(Rewriter):
@@ -116,7 +116,7 @@ class RoleReversalRewriter(Rewriter):
 
     def propose(self, doc: Doc, rng: random.Random) -> Iterator[Proposal]:
         if "attribute" in self.relations:
-            yield from _attribute_swaps(doc)
+            yield from attribute_swaps(doc)
         landmarks = "landmark" in self.relations and self.same_animacy
         preferred = preferred_swaps(doc) if landmarks else {}
         swapped: set[frozenset[int]] = set(preferred)
@@ -367,48 +367,3 @@ def _moved(phrase: Span | Sequence[Token], target: int) -> str:
     if target != 0 and first.i == 0 and first.pos_ not in ("PROPN",) and first.text != "I":
         text = text[:1].lower() + text[1:]
     return text
-
-
-# ---------------------------------------------------------------------- attributes
-def _attribute_swaps(doc: Doc) -> Iterator[Proposal]:
-    """ "blue bathroom with white towels" -> "white bathroom with blue towels"."""
-    modifiers = [
-        t
-        for t in doc
-        if t.dep_ in ("amod", "compound", "nmod")
-        and t.head.pos_ in ("NOUN", "PROPN")
-        and t.head.i > t.i
-        and lx.attribute_kind(t.lower_) in _ATTRIBUTE_KINDS
-    ]
-    for i, one in enumerate(modifiers):
-        for two in modifiers[i + 1 :]:
-            kind = lx.attribute_kind(one.lower_)
-            if one.head == two.head or lx.attribute_kind(two.lower_) != kind:
-                continue
-            if kind == "color" and lx.color_family(one.lower_) == lx.color_family(two.lower_):
-                continue
-            if one.lower_ == two.lower_ or _said_of(two.lower_, one) or _said_of(one.lower_, two):
-                continue  # "red and black luggage" would become "black and black luggage"
-            edits = [
-                Edit(one.i, one.i + 1, same_case(two.lower_, one.text)),
-                Edit(two.i, two.i + 1, same_case(one.lower_, two.text)),
-            ]
-            edits.extend(_article_fixes(doc, ((one, two.lower_), (two, one.lower_))))
-            detail = f"attribute: {one.lower_} <-> {two.lower_}"
-            yield Proposal(apply_edits(doc, edits), detail, one.i)
-
-
-def _said_of(word: str, modifier: Token) -> bool:
-    """Whether ``word`` already modifies the noun ``modifier`` belongs to ("red and black")."""
-    noun = modifier.head
-    return any(t.lower_ == word for t in noun.subtree if t.i < noun.i and t != modifier)
-
-
-def _article_fixes(doc: Doc, changes: Sequence[tuple[Token, str]]) -> list[Edit]:
-    edits = []
-    for token, word in changes:
-        if token.i > 0 and doc[token.i - 1].lower_ in ("a", "an"):
-            wanted = indefinite_article(word)
-            if wanted != doc[token.i - 1].lower_:
-                edits.append(Edit(token.i - 1, token.i, same_case(wanted, doc[token.i - 1].text)))
-    return edits

@@ -216,14 +216,15 @@ def entity_heads(doc: Doc) -> list[Token]:
 def swappable(first: Token, second: Token, *, same_animacy: bool = True) -> bool:
     """Whether swapping the two changes the meaning and keeps a sensible reading.
 
-    Not: two conjuncts ("a man and a woman" says the same as "a woman and a man"), the
+    Not: two conjuncts ("a man and a woman" says the same as "a woman and a man", also when
+    the parser did not join them: :func:`_written_conjuncts`), the
     same word twice in the same form, a person and what they wear or carry ("man with a
     hat" -> "hat with a man"; "a backpack behind a boy" may swap), a part in a lead role
     ("a hand holding a phone"), or a thing and what it has ("a bed with pillows") unless
     both are people or animals ("a woman with a dog") or both countable objects ("a plate
     with a donut" -> "a donut with a plate").
     """
-    if second in first.conjuncts:
+    if second in first.conjuncts or _written_conjuncts(first, second):
         return False
     if first.lower_ == second.lower_ and first.dep_ == second.dep_:
         return False
@@ -244,6 +245,15 @@ def swappable(first: Token, second: Token, *, same_animacy: bool = True) -> bool
     if _place(first) and (first.dep_ != "pobj" or second.dep_ != "pobj"):
         return False  # "eating field in a grass"; "in the kitchen near the hall" swaps
     return not any(_worn_clash(one, two) for one, two in ((first, second), (second, first)))
+
+
+def _written_conjuncts(first: Token, second: Token) -> bool:
+    """Two nouns joined by "and" as written, whatever the parse ("man in red shirt and blue
+    jeans", parsed jeans/conj>man: "blue jeans and red shirt" says the same)."""
+    one, two = sorted((first, second), key=lambda t: t.i)
+    start = min([two.i, *(c.left_edge.i for c in two.lefts)])
+    between = one.doc[one.i + 1 : start]
+    return len(between) > 0 and all(t.lower_ in ("and", "or", "&", ",", "n") for t in between)
 
 
 def _person(token: Token) -> bool:
